@@ -1,0 +1,5 @@
+"""`python -m flowdeck` is the `flowdeck` command."""
+
+from flowdeck.cli.main import app
+
+app()

@@ -1,0 +1,30 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from flowdeck import __version__
+from flowdeck.api.deps import ServicesDep
+from flowdeck.errors import DatabaseBusy
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, Any]:
+    """The process is up."""
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz")
+async def readyz(services: ServicesDep) -> dict[str, Any]:
+    """The database answers."""
+    try:
+        async with services.store.read() as tx:
+            await tx.get_workspace_by_slug("default")
+    except Exception as exc:
+        raise DatabaseBusy("The database is not reachable") from exc
+    return {"status": "ready"}

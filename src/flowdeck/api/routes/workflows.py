@@ -1,0 +1,201 @@
+"""Workflow management endpoints (SPEC §5 Workflows)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+
+from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.schemas import (
+    Definition,
+    RollbackRequest,
+    StatusChange,
+    ValidateRequest,
+    WorkflowCreate,
+    WorkflowUpdate,
+)
+from flowdeck.domain.records import WorkflowFilter
+from flowdeck.domain.validation import DefinitionParseError, load_definition_text
+from flowdeck.errors import BadRequest, InvalidInput
+from flowdeck.services.views import (
+    version_detail,
+    version_summary,
+    workflow_detail,
+    workflow_summary,
+)
+
+router = APIRouter(prefix="/api/workflows", tags=["workflows"])
+
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+
+def _definition(value: Definition) -> Any:
+    if isinstance(value, str):
+        try:
+            return load_definition_text(value)
+        except DefinitionParseError as exc:
+            raise InvalidInput("The definition text cannot be parsed", errors=[str(exc)]) from exc
+    return value
+
+
+def _if_match(value: str | None) -> int | None:
+    if value is None:
+        return None
+    tag = value.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit():
+        raise BadRequest(f'If-Match must be a version in quotes, like "3"; got {value}')
+    return int(tag)
+
+
+def _with_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+@router.get("")
+async def list_workflows(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    status: str | None = None,
+    trigger_type: str | None = None,
+    tag: str | None = None,
+    q: str | None = None,
+    archived: bool | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """List the workspace's workflows."""
+    flt = WorkflowFilter(
+        status=status,
+        trigger_type=trigger_type,
+        tag=tag,
+        q=q,
+        only_archived=archived is True,
+    )
+    page = await services.workflows.list_workflows(principal, flt, limit=limit, offset=offset, cursor=cursor)
+    return {
+        "workflows": [workflow_summary(w) for w in page.items],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.post("", status_code=201)
+async def create_workflow(
+    body: WorkflowCreate, principal: PrincipalDep, services: ServicesDep, response: Response
+) -> dict[str, Any]:
+    """Create a workflow from a definition."""
+    wf = await services.workflows.create(
+        principal,
+        _definition(body.definition),
+        trigger_type=body.trigger_type,
+        tags=body.tags,
+        description=body.description,
+        slug=body.slug,
+        status=body.status,
+        visibility=body.visibility,
+    )
+    response.headers["Location"] = f"/api/workflows/{wf.id}"
+    _with_etag(response, wf.version)
+    return {"id": wf.id, "workflow": workflow_detail(wf, principal)}
+
+
+@router.post("/validate")
+async def validate_workflow(
+    body: ValidateRequest, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Validate a definition without creating it."""
+    principal.require("workflows:read")
+    definition = body.definition
+    if isinstance(definition, str):
+        try:
+            definition = load_definition_text(definition)
+        except DefinitionParseError as exc:
+            return {"valid": False, "errors": [str(exc)], "warnings": []}
+    result = services.workflows.validate(definition)
+    return {"valid": result.valid, "errors": result.errors, "warnings": result.warnings}
+
+
+@router.get("/{workflow_id}")
+async def get_workflow(
+    workflow_id: str, principal: PrincipalDep, services: ServicesDep, response: Response
+) -> dict[str, Any]:
+    """One workflow, by id or slug."""
+    wf = await services.workflows.get(principal, workflow_id)
+    _with_etag(response, wf.version)
+    return workflow_detail(wf, principal)
+
+
+@router.put("/{workflow_id}")
+async def update_workflow(
+    workflow_id: str,
+    body: WorkflowUpdate,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """Update any subset of a workflow; a changed definition makes a new version."""
+    changes = body.model_dump(exclude_unset=True, exclude={"api_key"})
+    if body.definition is not None:
+        changes["definition"] = _definition(body.definition)
+    wf = await services.workflows.update(
+        principal, workflow_id, changes, if_match=_if_match(if_match)
+    )
+    _with_etag(response, wf.version)
+    return workflow_detail(wf, principal)
+
+
+@router.patch("/{workflow_id}/status")
+async def set_status(
+    workflow_id: str, body: StatusChange, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Move a workflow to draft, active, paused or archived."""
+    wf = await services.workflows.set_status(principal, workflow_id, body.status)
+    return workflow_detail(wf, principal)
+
+
+@router.get("/{workflow_id}/versions")
+async def list_versions(
+    workflow_id: str, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Every version, newest first."""
+    versions = await services.workflows.versions(principal, workflow_id)
+    return {"versions": [version_summary(v) for v in versions]}
+
+
+@router.get("/{workflow_id}/versions/{version}")
+async def get_version(
+    workflow_id: str, version: int, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """One version's full definition."""
+    return version_detail(await services.workflows.version(principal, workflow_id, version))
+
+
+@router.get("/{workflow_id}/diff")
+async def diff_versions(
+    workflow_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    v1: Annotated[int, Query(ge=1)],
+    v2: Annotated[int, Query(ge=1)],
+) -> dict[str, Any]:
+    """RFC 6902 operations from v1 to v2 and a summary."""
+    ops, summary = await services.workflows.diff(principal, workflow_id, v1, v2)
+    return {"diff": ops, "summary": summary, "v1": v1, "v2": v2}
+
+
+@router.post("/{workflow_id}/rollback")
+async def rollback(
+    workflow_id: str,
+    body: RollbackRequest,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    response: Response,
+) -> dict[str, Any]:
+    """Make a new version from an old one."""
+    wf = await services.workflows.rollback(principal, workflow_id, body.version)
+    _with_etag(response, wf.version)
+    return workflow_detail(wf, principal)

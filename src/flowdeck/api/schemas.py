@@ -1,0 +1,60 @@
+"""Request bodies. Unknown fields are errors, so a typo never passes silently."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RequestBody(BaseModel):
+    """Base of every body: strict about unknown fields; `api_key` may ride along (seed 000)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = Field(default=None, exclude=True, description="Alternative to headers")
+
+
+Definition = dict[str, Any] | str
+
+
+class WorkflowCreate(RequestBody):
+    """POST /api/workflows."""
+
+    definition: Definition = Field(description="The definition, as an object or YAML/JSON text")
+    trigger_type: str = "manual"
+    tags: list[str] = Field(default_factory=list)
+    description: str | None = None
+    slug: str | None = None
+    status: str = "active"
+    visibility: str = "private"
+
+
+class WorkflowUpdate(RequestBody):
+    """PUT /api/workflows/{id}: any subset."""
+
+    definition: Definition | None = None
+    change_summary: str | None = Field(default=None, max_length=500)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    tags: list[str] | None = None
+    trigger_type: str | None = None
+    visibility: str | None = None
+
+
+class ValidateRequest(RequestBody):
+    """POST /api/workflows/validate."""
+
+    definition: Any
+
+
+class StatusChange(RequestBody):
+    """PATCH /api/workflows/{id}/status."""
+
+    status: str
+
+
+class RollbackRequest(RequestBody):
+    """POST /api/workflows/{id}/rollback."""
+
+    version: int = Field(ge=1)

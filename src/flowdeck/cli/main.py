@@ -1,0 +1,166 @@
+"""`flowdeck` command: serve, validate, db."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from flowdeck.config import Settings
+from flowdeck.domain.validation import (
+    DefinitionParseError,
+    load_definition_text,
+    validate_definition,
+)
+
+app = typer.Typer(
+    name="flowdeck",
+    help="Flowdeck: self-hosted workflows. Every option is also a FLOWDECK_* variable.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[
+    Path | None, typer.Option("--data-dir", help="Where SQLite and admin.key live [~/.flowdeck]")
+]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="postgresql://… or sqlite:///… [SQLite in data dir]"),
+]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with CLI flags winning."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        for e in exc.errors():
+            err.print(f"[red]setting {'.'.join(map(str, e['loc']))}: {e['msg']}[/red]")
+        raise typer.Exit(2) from exc
+
+
+def _write_admin_key(data_dir: Path, secret: str) -> Path:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "admin.key"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+async def _bootstrap(settings: Settings) -> str | None:
+    from flowdeck.domain.clock import SystemClock
+    from flowdeck.services.auth import AuthService
+    from flowdeck.store.store import Store
+
+    store = Store.from_url(settings.resolved_database_url, pool_size=1)
+    try:
+        return await AuthService(store, SystemClock()).bootstrap(settings.bootstrap_api_key)
+    finally:
+        await store.close()
+
+
+def prepare_database(settings: Settings) -> None:
+    """Run migrations and the first-start bootstrap; print a new admin key once."""
+    from flowdeck.store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    secret = asyncio.run(_bootstrap(settings))
+    if secret is not None:
+        path = _write_admin_key(settings.data_dir, secret)
+        if settings.bootstrap_api_key:
+            err.print(f"Admin key from FLOWDECK_BOOTSTRAP_API_KEY registered; saved to {path}")
+        else:
+            err.print(f"[bold]Admin API key (shown once):[/bold] {secret}")
+            err.print(f"Saved to {path} (mode 0600).")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind [127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [8700]")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    log_level: Annotated[str | None, typer.Option(help="Log level [INFO]")] = None,
+) -> None:
+    """Run the API server (with scheduler and worker) in this process."""
+    import uvicorn
+
+    from flowdeck.api.app import create_app
+
+    settings = load_settings(
+        host=host, port=port, data_dir=data_dir, database_url=database_url, log_level=log_level
+    )
+    prepare_database(settings)
+    err.print(f"Flowdeck listening on http://{settings.host}:{settings.port}")
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="Definition file (YAML or JSON)")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
+) -> None:
+    """Validate a definition file; exit 1 with every error when it is invalid."""
+    try:
+        raw = load_definition_text(file.read_text())
+    except OSError as exc:
+        err.print(f"[red]Cannot read {file}: {exc.strerror}[/red]")
+        raise typer.Exit(2) from exc
+    except DefinitionParseError as exc:
+        if as_json:
+            out.print_json(json.dumps({"valid": False, "errors": [str(exc)], "warnings": []}))
+        else:
+            err.print(f"[red]✗ {file}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    settings = load_settings()
+    result = validate_definition(raw, max_steps=settings.max_steps)
+    if as_json:
+        payload = {"valid": result.valid, "errors": result.errors, "warnings": result.warnings}
+        out.print_json(json.dumps(payload))
+    else:
+        for warning in result.warnings:
+            err.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        if result.valid:
+            out.print(f"[green]✓[/green] {file} is valid", highlight=False)
+        else:
+            err.print(f"[red]✗ {file} has {len(result.errors)} error(s):[/red]", highlight=False)
+            for error in result.errors:
+                err.print(f"  - {error}", highlight=False, markup=False)
+    if not result.valid:
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Bring the database schema up to date."""
+    from flowdeck.store.migrate import upgrade
+
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.resolved_database_url)
+    out.print("Database is up to date.")
+
+
+if __name__ == "__main__":
+    app()

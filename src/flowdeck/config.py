@@ -1,0 +1,50 @@
+"""Settings, read once from `FLOWDECK_*` environment variables and CLI flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of a Flowdeck process; each is also `FLOWDECK_<NAME>`."""
+
+    model_config = SettingsConfigDict(env_prefix="FLOWDECK_", extra="ignore")
+
+    data_dir: Path = Field(default_factory=lambda: Path.home() / ".flowdeck")
+    database_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8700, ge=1, le=65535)
+    bootstrap_api_key: str | None = None
+    max_concurrent_runs: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=AliasChoices(
+            "FLOWDECK_MAX_CONCURRENT_RUNS", "WORKFLOW_MAX_CONCURRENT_RUNS", "max_concurrent_runs"
+        ),
+    )
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_steps: int = Field(default=1000, ge=1)
+    allow_scripts: bool = True
+    secret_key: str | None = None
+    trash_retention_days: int = Field(default=30, ge=0)
+    llm_base_url: str | None = None
+    llm_api_key: str | None = None
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    db_pool_size: int = Field(default=10, ge=1)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to SQLite at `<data_dir>/flowdeck.db`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'flowdeck.db'}"

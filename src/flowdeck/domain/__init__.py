@@ -1,0 +1,1 @@
+"""Pure domain core: definitions, step configs, graph, templating, validation and run inputs."""

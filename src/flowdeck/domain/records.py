@@ -1,0 +1,106 @@
+"""Plain records that the store returns and services pass around."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Generic, Literal, TypeVar
+
+Scope = Literal["workflows:read", "workflows:write", "workflows:run", "workflows:admin"]
+SCOPES: tuple[Scope, ...] = (
+    "workflows:read",
+    "workflows:write",
+    "workflows:run",
+    "workflows:admin",
+)
+WorkflowStatus = Literal["draft", "active", "paused", "archived"]
+WORKFLOW_STATUSES: tuple[WorkflowStatus, ...] = ("draft", "active", "paused", "archived")
+TriggerType = Literal["manual", "schedule", "webhook", "api"]
+TRIGGER_TYPES: tuple[TriggerType, ...] = ("manual", "schedule", "webhook", "api")
+Visibility = Literal["private", "public"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A tenant."""
+
+    id: str
+    slug: str
+    name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as stored: never the secret, only its hash."""
+
+    id: str
+    workspace_id: str
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    instance_admin: bool
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+    def allows(self, scope: str) -> bool:
+        """True when the key carries `scope` or `workflows:admin`."""
+        return scope in self.scopes or "workflows:admin" in self.scopes
+
+
+@dataclass(frozen=True)
+class Workflow:
+    """A workflow's metadata and its current definition."""
+
+    id: str
+    workspace_id: str
+    slug: str
+    name: str
+    description: str | None
+    tags: tuple[str, ...]
+    status: str
+    trigger_type: str
+    visibility: str
+    version: int
+    definition: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    created_by: str | None = None
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowVersion:
+    """An immutable snapshot of a definition."""
+
+    workflow_id: str
+    version: int
+    definition: dict[str, Any]
+    change_summary: str
+    created_at: datetime
+    created_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list and the total it was cut from."""
+
+    items: list[T]
+    total: int
+    next_cursor: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkflowFilter:
+    """What a workflow list may be narrowed by."""
+
+    status: str | None = None
+    trigger_type: str | None = None
+    tag: str | None = None
+    q: str | None = None
+    include_archived: bool = False
+    only_archived: bool = False
+    deleted: bool = False

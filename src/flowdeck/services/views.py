@@ -1,0 +1,72 @@
+"""Plain-dict views of records, shared by the REST API, the CLI and MCP."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowdeck.domain.clock import isoformat
+from flowdeck.domain.records import ApiKey, Workflow, WorkflowVersion, Workspace
+from flowdeck.services.auth import Principal
+
+
+def workflow_summary(wf: Workflow) -> dict[str, Any]:
+    """A workflow as it appears in lists."""
+    return {
+        "id": wf.id,
+        "slug": wf.slug,
+        "name": wf.name,
+        "description": wf.description,
+        "version": wf.version,
+        "status": wf.status,
+        "trigger_type": wf.trigger_type,
+        "visibility": wf.visibility,
+        "tags": list(wf.tags),
+        "step_count": len(wf.definition.get("steps") or []),
+        "created_at": isoformat(wf.created_at),
+        "updated_at": isoformat(wf.updated_at),
+    }
+
+
+def workflow_detail(wf: Workflow, principal: Principal | None) -> dict[str, Any]:
+    """The full workflow, with what the caller may do with it."""
+    data = workflow_summary(wf)
+    data["definition"] = wf.definition
+    data["created_by"] = wf.created_by
+    data["permissions"] = {
+        "use": principal is not None and principal.allows("workflows:run"),
+        "edit": principal is not None and principal.allows("workflows:write"),
+    }
+    return data
+
+
+def version_summary(v: WorkflowVersion) -> dict[str, Any]:
+    """A version as it appears in the version list."""
+    return {
+        "version": v.version,
+        "change_summary": v.change_summary,
+        "created_at": isoformat(v.created_at),
+        "created_by": v.created_by,
+    }
+
+
+def version_detail(v: WorkflowVersion) -> dict[str, Any]:
+    """A version with its full definition."""
+    return {**version_summary(v), "workflow_id": v.workflow_id, "definition": v.definition}
+
+
+def api_key_view(key: ApiKey) -> dict[str, Any]:
+    """A key's metadata; never its secret."""
+    return {
+        "id": key.id,
+        "name": key.name,
+        "prefix": key.prefix,
+        "scopes": list(key.scopes),
+        "created_at": isoformat(key.created_at),
+        "last_used_at": isoformat(key.last_used_at),
+        "revoked_at": isoformat(key.revoked_at),
+    }
+
+
+def workspace_view(ws: Workspace) -> dict[str, Any]:
+    """A workspace."""
+    return {"id": ws.id, "slug": ws.slug, "name": ws.name, "created_at": isoformat(ws.created_at)}

@@ -1,0 +1,346 @@
+"""Workflow use cases: create, read, list, update, status, versions, diff, rollback."""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from flowdeck.domain.clock import Clock
+from flowdeck.domain.diff import diff_definitions
+from flowdeck.domain.ids import new_id
+from flowdeck.domain.records import (
+    TRIGGER_TYPES,
+    WORKFLOW_STATUSES,
+    Page,
+    Workflow,
+    WorkflowFilter,
+    WorkflowVersion,
+)
+from flowdeck.domain.step_configs import StepConfigRegistry
+from flowdeck.domain.validation import ValidationResult, validate_definition
+from flowdeck.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from flowdeck.services.auth import Principal
+from flowdeck.services.ports import StorePort, TxPort
+
+_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+VISIBILITIES = ("private", "public")
+
+
+def slugify(name: str) -> str:
+    """A URL slug from a display name ("Fetch and notify" → "fetch-and-notify")."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:100].strip("-")
+    return slug or "workflow"
+
+
+def _canonical(definition: Mapping[str, Any]) -> str:
+    return json.dumps(definition, sort_keys=True, separators=(",", ":"))
+
+
+def _check_choice(value: str | None, field: str, choices: Sequence[str], errors: list[str]) -> None:
+    if value is not None and value not in choices:
+        errors.append(f"{field} must be one of {', '.join(choices)}; got '{value}'")
+
+
+def _check_tags(tags: Sequence[str] | None, errors: list[str]) -> tuple[str, ...] | None:
+    if tags is None:
+        return None
+    for tag in tags:
+        if not tag or len(tag) > 100:
+            errors.append(f"Tag '{tag}' must be 1 to 100 characters")
+    return tuple(dict.fromkeys(tags))
+
+
+class WorkflowService:
+    """Everything one can do to a workflow's definition and metadata."""
+
+    def __init__(
+        self,
+        store: StorePort,
+        clock: Clock,
+        *,
+        max_steps: int = 1000,
+        step_configs: StepConfigRegistry | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.max_steps = max_steps
+        self.step_configs = step_configs
+
+    def validate(self, definition: Any) -> ValidationResult:
+        """Validate a definition without storing anything."""
+        return validate_definition(
+            definition, max_steps=self.max_steps, step_configs=self.step_configs
+        )
+
+    async def get(self, principal: Principal, id_or_slug: str) -> Workflow:
+        """One workflow of the caller's workspace, or NotFound."""
+        principal.require("workflows:read")
+        async with self.store.read() as tx:
+            return await self._load(tx, principal, id_or_slug)
+
+    async def _load(
+        self, tx: TxPort, principal: Principal, id_or_slug: str, *, include_deleted: bool = False
+    ) -> Workflow:
+        wf = await tx.get_workflow(
+            principal.workspace_id, id_or_slug, include_deleted=include_deleted
+        )
+        # A workflow token sees only its own workflow; anything else is simply not there.
+        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
+            raise NotFound(f"Workflow '{id_or_slug}' not found")
+        return wf
+
+    async def list_workflows(
+        self,
+        principal: Principal,
+        flt: WorkflowFilter,
+        *,
+        limit: int = 50,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> Page[Workflow]:
+        """A page of the workspace's workflows."""
+        principal.require("workflows:read")
+        errors: list[str] = []
+        _check_choice(flt.status, "status", WORKFLOW_STATUSES, errors)
+        _check_choice(flt.trigger_type, "trigger_type", TRIGGER_TYPES, errors)
+        if errors:
+            raise InvalidInput("Invalid filter", errors=errors)
+        async with self.store.read() as tx:
+            return await tx.list_workflows(
+                principal.workspace_id,
+                flt,
+                limit=limit,
+                offset=0 if cursor else offset,
+                before_id=cursor,
+            )
+
+    async def create(
+        self,
+        principal: Principal,
+        definition: Any,
+        *,
+        trigger_type: str = "manual",
+        tags: Sequence[str] = (),
+        description: str | None = None,
+        slug: str | None = None,
+        status: str = "active",
+        visibility: str = "private",
+    ) -> Workflow:
+        """Validate and store a new workflow with its version 1."""
+        principal.require("workflows:write")
+        errors: list[str] = []
+        _check_choice(trigger_type, "trigger_type", TRIGGER_TYPES, errors)
+        _check_choice(status, "status", WORKFLOW_STATUSES, errors)
+        _check_choice(visibility, "visibility", VISIBILITIES, errors)
+        checked_tags = _check_tags(tags, errors) or ()
+        if slug is not None and not _SLUG_RE.match(slug):
+            errors.append(
+                f"slug '{slug}' must be lowercase letters, digits and hyphens (at most 100)"
+            )
+        if isinstance(definition, dict) and description is not None:
+            definition = {**definition, "description": description}
+        result = self.validate(definition)
+        errors.extend(result.errors)
+        if errors or result.definition is None:
+            raise InvalidInput("The workflow is invalid", errors=errors)
+        stored = result.definition.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        name = result.definition.name
+        now = self.clock.now()
+        wf = Workflow(
+            id=new_id("wf"),
+            workspace_id=principal.workspace_id,
+            slug=slug or slugify(name),
+            name=name,
+            description=result.definition.description,
+            tags=checked_tags,
+            status=status,
+            trigger_type=trigger_type,
+            visibility=visibility,
+            version=1,
+            definition=stored,
+            created_at=now,
+            updated_at=now,
+            created_by=principal.name,
+        )
+        async with self.store.write() as tx:
+            await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
+            await tx.insert_workflow(wf)
+            await tx.insert_version(
+                WorkflowVersion(
+                    workflow_id=wf.id,
+                    version=1,
+                    definition=stored,
+                    change_summary="Initial version",
+                    created_at=now,
+                    created_by=principal.name,
+                )
+            )
+        return wf
+
+    async def _ensure_unique(
+        self,
+        tx: TxPort,
+        workspace_id: str,
+        *,
+        name: str | None = None,
+        slug: str | None = None,
+    ) -> None:
+        name_taken, slug_taken = await tx.workflow_name_taken(workspace_id, name=name, slug=slug)
+        if name_taken:
+            raise Conflict(f"A workflow named '{name}' already exists in this workspace")
+        if slug_taken:
+            raise Conflict(f"A workflow with slug '{slug}' already exists in this workspace")
+
+    async def update(
+        self,
+        principal: Principal,
+        id_or_slug: str,
+        changes: Mapping[str, Any],
+        *,
+        if_match: int | None = None,
+    ) -> Workflow:
+        """Apply any subset of definition, change_summary, name, description, tags,
+        trigger_type, visibility; a changed definition (name and description are part of
+        it) makes a new version."""
+        principal.require("workflows:write")
+        errors: list[str] = []
+        _check_choice(changes.get("trigger_type"), "trigger_type", TRIGGER_TYPES, errors)
+        _check_choice(changes.get("visibility"), "visibility", VISIBILITIES, errors)
+        tags = _check_tags(changes.get("tags"), errors)
+        async with self.store.write() as tx:
+            wf = await self._load(tx, principal, id_or_slug)
+            if if_match is not None and if_match != wf.version:
+                raise PreconditionFailed(
+                    f"The workflow is at version {wf.version}, not {if_match}; reload and retry"
+                )
+            new_def = dict(changes["definition"]) if "definition" in changes else None
+            if new_def is not None and not isinstance(changes["definition"], Mapping):
+                errors.append("definition must be an object")
+                new_def = None
+            base = new_def if new_def is not None else dict(wf.definition)
+            for field in ("name", "description"):
+                if changes.get(field) is not None:
+                    base[field] = changes[field]
+            if new_def is None and not any(
+                changes.get(f) is not None for f in ("name", "description")
+            ):
+                candidate = None
+            else:
+                result = self.validate(base)
+                errors.extend(result.errors)
+                candidate = (
+                    result.definition.model_dump(mode="json", exclude_unset=True, by_alias=True)
+                    if result.definition is not None
+                    else None
+                )
+            if errors:
+                raise InvalidInput("The update is invalid", errors=errors)
+            values: dict[str, Any] = {}
+            if tags is not None:
+                values["tags"] = tags
+            for field in ("trigger_type", "visibility"):
+                if changes.get(field) is not None:
+                    values[field] = changes[field]
+            summary = changes.get("change_summary")
+            if candidate is not None and _canonical(candidate) != _canonical(wf.definition):
+                if candidate["name"] != wf.name:
+                    await self._ensure_unique(tx, wf.workspace_id, name=candidate["name"])
+                _, auto = diff_definitions(wf.definition, candidate)
+                await self._new_version(tx, principal, wf, candidate, summary or auto, values)
+            elif values:
+                values["updated_at"] = self.clock.now()
+                await tx.update_workflow(wf.id, values)
+            return await self._load(tx, principal, wf.id)
+
+    async def _new_version(
+        self,
+        tx: TxPort,
+        principal: Principal,
+        wf: Workflow,
+        definition: dict[str, Any],
+        summary: str,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        now = self.clock.now()
+        version = wf.version + 1
+        values = {
+            **(extra or {}),
+            "definition": definition,
+            "version": version,
+            "name": definition["name"],
+            "description": definition.get("description"),
+            "updated_at": now,
+        }
+        if not await tx.update_workflow(wf.id, values, expected_version=wf.version):
+            raise Conflict("The workflow was changed concurrently; reload and retry")
+        await tx.insert_version(
+            WorkflowVersion(
+                workflow_id=wf.id,
+                version=version,
+                definition=definition,
+                change_summary=summary,
+                created_at=now,
+                created_by=principal.name,
+            )
+        )
+
+    async def set_status(self, principal: Principal, id_or_slug: str, status: str) -> Workflow:
+        """Move a workflow to draft, active, paused or archived."""
+        principal.require("workflows:write")
+        errors: list[str] = []
+        _check_choice(status, "status", WORKFLOW_STATUSES, errors)
+        if errors:
+            raise InvalidInput("Invalid status", errors=errors)
+        async with self.store.write() as tx:
+            wf = await self._load(tx, principal, id_or_slug)
+            if wf.status != status:
+                await tx.update_workflow(wf.id, {"status": status, "updated_at": self.clock.now()})
+            return await self._load(tx, principal, wf.id)
+
+    async def versions(self, principal: Principal, id_or_slug: str) -> list[WorkflowVersion]:
+        """Every version, newest first."""
+        principal.require("workflows:read")
+        async with self.store.read() as tx:
+            wf = await self._load(tx, principal, id_or_slug)
+            return await tx.list_versions(wf.id)
+
+    async def version(self, principal: Principal, id_or_slug: str, number: int) -> WorkflowVersion:
+        """One version, or NotFound."""
+        principal.require("workflows:read")
+        async with self.store.read() as tx:
+            wf = await self._load(tx, principal, id_or_slug)
+            return await self._version(tx, wf, number)
+
+    async def _version(self, tx: TxPort, wf: Workflow, number: int) -> WorkflowVersion:
+        found = await tx.get_version(wf.id, number)
+        if found is None:
+            raise NotFound(f"Workflow '{wf.id}' has no version {number}")
+        return found
+
+    async def diff(
+        self, principal: Principal, id_or_slug: str, v1: int, v2: int
+    ) -> tuple[list[dict[str, Any]], str]:
+        """RFC 6902 operations from version v1 to v2, and a summary."""
+        principal.require("workflows:read")
+        async with self.store.read() as tx:
+            wf = await self._load(tx, principal, id_or_slug)
+            old = await self._version(tx, wf, v1)
+            new = await self._version(tx, wf, v2)
+        return diff_definitions(old.definition, new.definition)
+
+    async def rollback(self, principal: Principal, id_or_slug: str, number: int) -> Workflow:
+        """Make a new version whose definition is that of version `number`."""
+        principal.require("workflows:write")
+        async with self.store.write() as tx:
+            wf = await self._load(tx, principal, id_or_slug)
+            target = await self._version(tx, wf, number)
+            if target.definition.get("name") != wf.name:
+                await self._ensure_unique(tx, wf.workspace_id, name=target.definition["name"])
+            await self._new_version(
+                tx, principal, wf, dict(target.definition), f"Rolled back to version {number}"
+            )
+            return await self._load(tx, principal, wf.id)

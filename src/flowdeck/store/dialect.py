@@ -1,0 +1,93 @@
+"""Everything that differs between SQLite and PostgreSQL lives here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def _normalise(url: str) -> URL:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(f"Unsupported database {backend!r}: use sqlite:/// or postgresql://")
+    return parsed
+
+
+def async_url(url: str) -> URL:
+    """The URL with the async driver Flowdeck uses for it."""
+    parsed = _normalise(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def sync_url(url: str) -> URL:
+    """The URL with a synchronous driver (migrations)."""
+    parsed = _normalise(url)
+    if parsed.get_backend_name() == "sqlite":
+        return parsed.set(drivername="sqlite+pysqlite")
+    return parsed.set(drivername="postgresql+psycopg")
+
+
+def is_sqlite(url: str | URL) -> bool:
+    """True for a SQLite URL."""
+    parsed = make_url(url) if isinstance(url, str) else url
+    return parsed.get_backend_name() == "sqlite"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Take transaction control from the driver so BEGIN IMMEDIATE is ours to issue.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    # Writers take the lock at BEGIN so two writers queue on busy_timeout instead of
+    # failing on a read-to-write upgrade; readers stay deferred and never block in WAL.
+    mode = "DEFERRED" if conn.get_execution_options().get("readonly") else "IMMEDIATE"
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def install_sqlite_hooks(engine: sa.Engine) -> None:
+    """Make a SQLite engine use WAL, foreign keys and explicit BEGIN modes."""
+    sa.event.listen(engine, "connect", _sqlite_pragmas)
+    sa.event.listen(engine, "begin", _sqlite_begin)
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    """An async engine for `url`, tuned for its dialect."""
+    target = async_url(url)
+    if is_sqlite(target):
+        engine = create_async_engine(target, pool_size=pool_size, max_overflow=0)
+        install_sqlite_hooks(engine.sync_engine)
+        return engine
+    return create_async_engine(
+        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def create_sync_engine(url: str) -> sa.Engine:
+    """A synchronous engine, used for migrations."""
+    target = sync_url(url)
+    engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
+    if is_sqlite(target):
+        install_sqlite_hooks(engine)
+    return engine
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """True when a DBAPI error is a unique-constraint violation on either dialect."""
+    orig = getattr(exc, "orig", exc)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(orig)

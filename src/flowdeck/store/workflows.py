@@ -1,0 +1,243 @@
+"""Queries on workflows, their tags and versions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sqlalchemy as sa
+
+from flowdeck.domain.records import Page, Workflow, WorkflowFilter, WorkflowVersion
+from flowdeck.store.queries import Queries
+from flowdeck.store.tables import workflow_tags, workflow_versions, workflows
+
+
+def _workflow(row: Any) -> Workflow:
+    return Workflow(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        slug=row.slug,
+        name=row.name,
+        description=row.description,
+        tags=tuple(row.tags),
+        status=row.status,
+        trigger_type=row.trigger_type,
+        visibility=row.visibility,
+        version=row.version,
+        definition=row.definition,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        created_by=row.created_by,
+        deleted_at=row.deleted_at,
+    )
+
+
+def _version(row: Any) -> WorkflowVersion:
+    return WorkflowVersion(
+        workflow_id=row.workflow_id,
+        version=row.version,
+        definition=row.definition,
+        change_summary=row.change_summary,
+        created_at=row.created_at,
+        created_by=row.created_by,
+    )
+
+
+class WorkflowQueries(Queries):
+    """Workflows, tags and versions."""
+
+    async def insert_workflow(self, wf: Workflow) -> None:
+        """Store a new workflow row and its tags."""
+        await self.conn.execute(
+            workflows.insert().values(
+                id=wf.id,
+                workspace_id=wf.workspace_id,
+                slug=wf.slug,
+                name=wf.name,
+                description=wf.description,
+                tags=list(wf.tags),
+                status=wf.status,
+                trigger_type=wf.trigger_type,
+                visibility=wf.visibility,
+                version=wf.version,
+                definition=wf.definition,
+                created_by=wf.created_by,
+                created_at=wf.created_at,
+                updated_at=wf.updated_at,
+                deleted_at=wf.deleted_at,
+            )
+        )
+        await self._insert_tags(wf.id, wf.tags)
+
+    async def _insert_tags(self, workflow_id: str, tags: Sequence[str]) -> None:
+        if tags:
+            await self.conn.execute(
+                workflow_tags.insert(), [{"workflow_id": workflow_id, "tag": t} for t in tags]
+            )
+
+    async def get_workflow(
+        self, workspace_id: str, id_or_slug: str, *, include_deleted: bool = False
+    ) -> Workflow | None:
+        """The workflow with this id or slug in the workspace."""
+        key = workflows.c.id if id_or_slug.startswith("wf_") else workflows.c.slug
+        query = sa.select(workflows).where(
+            workflows.c.workspace_id == workspace_id, key == id_or_slug
+        )
+        if not include_deleted:
+            query = query.where(workflows.c.deleted_at.is_(None))
+        row = (await self.conn.execute(query)).first()
+        if row is None and key is workflows.c.id:
+            # A slug may itself start with "wf_"; fall back to it.
+            return await self._get_by_slug(workspace_id, id_or_slug, include_deleted)
+        return _workflow(row) if row else None
+
+    async def _get_by_slug(
+        self, workspace_id: str, slug: str, include_deleted: bool
+    ) -> Workflow | None:
+        query = sa.select(workflows).where(
+            workflows.c.workspace_id == workspace_id, workflows.c.slug == slug
+        )
+        if not include_deleted:
+            query = query.where(workflows.c.deleted_at.is_(None))
+        row = (await self.conn.execute(query)).first()
+        return _workflow(row) if row else None
+
+    async def workflow_name_taken(
+        self, workspace_id: str, *, name: str | None = None, slug: str | None = None
+    ) -> tuple[bool, bool]:
+        """Whether `name` and `slug` are already used in the workspace (trash included)."""
+        conds = []
+        if name is not None:
+            conds.append(workflows.c.name == name)
+        if slug is not None:
+            conds.append(workflows.c.slug == slug)
+        if not conds:
+            return False, False
+        rows = await self.conn.execute(
+            sa.select(workflows.c.name, workflows.c.slug).where(
+                workflows.c.workspace_id == workspace_id, sa.or_(*conds)
+            )
+        )
+        found = list(rows)
+        return (
+            name is not None and any(r.name == name for r in found),
+            slug is not None and any(r.slug == slug for r in found),
+        )
+
+    async def list_workflows(
+        self,
+        workspace_id: str,
+        flt: WorkflowFilter,
+        *,
+        limit: int,
+        offset: int = 0,
+        before_id: str | None = None,
+    ) -> Page[Workflow]:
+        """A page of workflows, newest first, with the filtered total."""
+        conds: list[sa.ColumnElement[bool]] = [workflows.c.workspace_id == workspace_id]
+        if flt.deleted:
+            conds.append(workflows.c.deleted_at.is_not(None))
+        else:
+            conds.append(workflows.c.deleted_at.is_(None))
+        if flt.status:
+            conds.append(workflows.c.status == flt.status)
+        if flt.only_archived:
+            conds.append(workflows.c.status == "archived")
+        elif not flt.include_archived and flt.status != "archived":
+            conds.append(workflows.c.status != "archived")
+        if flt.trigger_type:
+            conds.append(workflows.c.trigger_type == flt.trigger_type)
+        if flt.tag:
+            conds.append(
+                workflows.c.id.in_(
+                    sa.select(workflow_tags.c.workflow_id).where(workflow_tags.c.tag == flt.tag)
+                )
+            )
+        if flt.q:
+            pattern = (
+                "%" + flt.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            )
+            conds.append(
+                sa.or_(
+                    workflows.c.name.ilike(pattern, escape="\\"),
+                    workflows.c.description.ilike(pattern, escape="\\"),
+                    workflows.c.slug.ilike(pattern, escape="\\"),
+                )
+            )
+        total = (
+            await self.conn.execute(sa.select(sa.func.count()).select_from(workflows).where(*conds))
+        ).scalar_one()
+        page_conds = list(conds)
+        if before_id is not None:
+            page_conds.append(workflows.c.id < before_id)
+        rows = await self.conn.execute(
+            sa.select(workflows)
+            .where(*page_conds)
+            .order_by(workflows.c.id.desc())
+            .limit(limit + 1)
+            .offset(offset)
+        )
+        items = [_workflow(r) for r in rows]
+        has_more = len(items) > limit
+        items = items[:limit]
+        cursor = items[-1].id if has_more and items else None
+        return Page(items=items, total=int(total), next_cursor=cursor)
+
+    async def update_workflow(
+        self,
+        workflow_id: str,
+        values: dict[str, Any],
+        *,
+        expected_version: int | None = None,
+    ) -> bool:
+        """Apply `values`; with `expected_version`, only if the version is still that one."""
+        query = workflows.update().where(workflows.c.id == workflow_id)
+        if expected_version is not None:
+            query = query.where(workflows.c.version == expected_version)
+        values = dict(values)
+        tags = values.get("tags")
+        if tags is not None:
+            values["tags"] = list(tags)
+        result = await self.conn.execute(query.values(**values))
+        if result.rowcount != 1:
+            return False
+        if tags is not None:
+            await self.conn.execute(
+                workflow_tags.delete().where(workflow_tags.c.workflow_id == workflow_id)
+            )
+            await self._insert_tags(workflow_id, tags)
+        return True
+
+    async def insert_version(self, version: WorkflowVersion) -> None:
+        """Store an immutable definition snapshot."""
+        await self.conn.execute(
+            workflow_versions.insert().values(
+                workflow_id=version.workflow_id,
+                version=version.version,
+                definition=version.definition,
+                change_summary=version.change_summary,
+                created_by=version.created_by,
+                created_at=version.created_at,
+            )
+        )
+
+    async def list_versions(self, workflow_id: str) -> list[WorkflowVersion]:
+        """Every version of the workflow, newest first."""
+        rows = await self.conn.execute(
+            sa.select(workflow_versions)
+            .where(workflow_versions.c.workflow_id == workflow_id)
+            .order_by(workflow_versions.c.version.desc())
+        )
+        return [_version(r) for r in rows]
+
+    async def get_version(self, workflow_id: str, version: int) -> WorkflowVersion | None:
+        """One version of the workflow."""
+        row = (
+            await self.conn.execute(
+                sa.select(workflow_versions).where(
+                    workflow_versions.c.workflow_id == workflow_id,
+                    workflow_versions.c.version == version,
+                )
+            )
+        ).first()
+        return _version(row) if row else None
