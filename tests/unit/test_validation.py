@@ -77,7 +77,7 @@ outputs:
 """
 
 
-def workflow(*steps: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def workflow(*steps: Any, **extra: Any) -> dict[str, Any]:
     return {"name": "test", "steps": list(steps), **extra}
 
 
@@ -179,7 +179,10 @@ def test_not_an_object(raw: Any, expected: str) -> None:
         ({"name": "x", "steps": [], "on_failure": "x"}, "on_failure: Input should be 'fail'"),
         ({"name": "x", "steps": [], "inputs": [{"type": "string"}]}, "inputs[0].name: Field"),
         ({"name": "x", "steps": [], "inputs": [{"name": "a", "typ": 1}]}, "inputs[0].typ: unknown"),
-        ({"name": "x", "steps": [], "outputs": [{"name": "a"}]}, "outputs[0].value: Field required"),
+        (
+            {"name": "x", "steps": [], "outputs": [{"name": "a"}]},
+            "outputs[0].value: Field required",
+        ),
     ],
 )
 def test_definition_schema_errors(raw: dict[str, Any], expected: str) -> None:
@@ -241,7 +244,9 @@ def test_duplicates() -> None:
 
 def test_unknown_type_lists_known_types_and_suggests() -> None:
     (error,) = errors_of(workflow(step("x", type="http_requst")))
-    assert error.startswith("Step 'x' has unknown type 'http_requst' (did you mean 'http_request'?)")
+    assert error.startswith(
+        "Step 'x' has unknown type 'http_requst' (did you mean 'http_request'?)"
+    )
     assert all(name in error for name in STEP_TYPES)
 
 
@@ -258,9 +263,7 @@ def test_repeated_dependency_is_a_warning() -> None:
 def test_step_limit() -> None:
     steps = [step(f"s{i}") for i in range(1001)]
     assert errors_of(workflow(*steps)) == ["Workflow has 1001 steps; the limit is 1000"]
-    assert errors_of(workflow(*steps[:3]), max_steps=2) == [
-        "Workflow has 3 steps; the limit is 2"
-    ]
+    assert errors_of(workflow(*steps[:3]), max_steps=2) == ["Workflow has 3 steps; the limit is 2"]
     assert errors_of(workflow(*steps[:1000])) == []
 
 
@@ -289,7 +292,11 @@ def test_step_limit() -> None:
             {"items": [1], "step": {"type": "http_request", "config": {"url": 1}}},
             "Step 's': config.step.config.url: Input should be a valid string",
         ),
-        ("loop", {"items": [1], "step": {"type": "wait"}, "concurrency": 0}, "Step 's': config.conc"),
+        (
+            "loop",
+            {"items": [1], "step": {"type": "wait"}, "concurrency": 0},
+            "Step 's': config.conc",
+        ),
         ("wait", {}, "Step 's': config: give exactly one of seconds or until"),
         ("wait", {"seconds": 1, "until": "2030-01-01T00:00:00Z"}, "Step 's': config: give exactly"),
         ("wait", {"seconds": -1}, "Step 's': config.seconds: must be a finite number, at least 0"),
@@ -313,7 +320,10 @@ def test_invalid_config_for_type(step_type: str, config: dict[str, Any], expecte
     ("step_type", "config"),
     [
         ("http_request", {"url": "https://x", "method": "post", "json": {"a": 1}}),
-        ("http_request", {"url": "u", "body": "raw", "headers": {"A": "b"}, "expect_status": [200]}),
+        (
+            "http_request",
+            {"url": "u", "body": "raw", "headers": {"A": "b"}, "expect_status": [200]},
+        ),
         ("script", {"language": "python", "code": "print(1)", "env": {"A": "b"}}),
         ("agent_task", {"agent_id": "a", "goal": "g", "output_schema": {"type": "object"}}),
         ("condition", {"expression": "true", "then": [], "else": []}),
@@ -341,9 +351,23 @@ def test_config_models_directly() -> None:
     condition = ConditionConfig.model_validate({"expression": "x", "else": ["b"]})
     assert condition.else_ == ["b"]
     assert WaitConfig.model_validate({"seconds": "3"}).seconds == 3.0
-    with pytest.raises(ValueError, match="step.config: url: Field required"):
+    with pytest.raises(ValueError, match=r"step\.config: url: Field required"):
         LoopConfig.model_validate({"items": [1], "step": {"type": "http_request"}})
     assert set(BUILTIN_STEP_CONFIGS) == set(STEP_TYPES)
+
+
+def test_retry_delays_grow_and_are_capped() -> None:
+    policy = RetryPolicy(max_attempts=5, backoff_seconds=1, backoff_factor=3, max_backoff_seconds=5)
+    assert [policy.delay_before(n) for n in range(1, 6)] == [0.0, 1.0, 3.0, 5.0, 5.0]
+
+
+def test_steps_by_id_follows_changes() -> None:
+    definition = WorkflowDefinition.model_validate(workflow(step("a")))
+    assert list(definition.steps_by_id) == ["a"]
+    definition.steps.append(definition.step("a").model_copy(update={"id": "b"}))
+    assert definition.step("b").id == "b"
+    with pytest.raises(KeyError, match="no step 'c'"):
+        definition.step("c")
 
 
 def test_custom_step_registry() -> None:
@@ -431,13 +455,32 @@ def test_condition_target_in_both_branches_is_a_warning() -> None:
     assert result.warnings == ["Step 'check' lists 'b' under both then and else"]
 
 
+def test_join_after_branches_needs_none_failed() -> None:
+    check = step(
+        "check", type="condition", config={"expression": "1", "then": ["a"], "else": ["b"]}
+    )
+    raw = workflow(check, step("a", "check"), step("b", "check"), step("join", "a", "b"))
+    result = validate_definition(raw)
+    assert result.valid
+    assert result.warnings == [
+        "Step 'join' joins both branches of 'check' with trigger_rule all_success, "
+        "so it is always skipped; use trigger_rule: none_failed"
+    ]
+    raw["steps"][-1]["trigger_rule"] = "none_failed"
+    assert validate_definition(raw).warnings == []
+
+
 def test_loop_variable_only_inside_a_loop_body() -> None:
     body = {"type": "http_request", "config": {"url": "https://x/{{ loop.item }}"}}
     ok = workflow(step("each", type="loop", config={"items": [1, 2], "step": body}))
     assert errors_of(ok) == []
     bad = workflow(step("s", config={"value": "{{ loop.index }}"}))
-    assert errors_of(bad) == ["Step 's': config.value uses 'loop', which exists only in a loop body"]
-    jinja_for = workflow(step("s", config={"value": "{% for x in [1] %}{{ loop.index }}{% endfor %}"}))
+    assert errors_of(bad) == [
+        "Step 's': config.value uses 'loop', which exists only in a loop body"
+    ]
+    jinja_for = workflow(
+        step("s", config={"value": "{% for x in [1] %}{{ loop.index }}{% endfor %}"})
+    )
     assert errors_of(jinja_for) == []
 
 
@@ -499,6 +542,20 @@ def test_parts_that_parse_are_still_checked() -> None:
     ]
 
 
+def test_self_reference() -> None:
+    assert errors_of(workflow(step("a", config={"value": "{{ steps.a.output }}"}))) == [
+        "Step 'a' references step 'a' which is itself; a step cannot read its own output"
+        " (in config.value)"
+    ]
+
+
+def test_non_string_keys_from_yaml() -> None:
+    raw = load_definition_text(
+        "name: x\n1: y\nsteps:\n- {id: a, type: transform, config: {value: 1, 2: 3}}"
+    )
+    assert errors_of(raw) == ["key 1 must be a string", "Step 'a': config: key 2 must be a string"]
+
+
 def test_errors_are_deterministic() -> None:
     raw = workflow(step("a", "x"), step("b", "y"), step("c", "c", config={"value": "{{ q }}"}))
     assert errors_of(raw) == errors_of(copy.deepcopy(raw))
@@ -538,8 +595,9 @@ json_values = st.recursive(
     | st.floats(allow_nan=False)
     | st.text(max_size=20)
     | st.sampled_from(["{{ steps.a }}", "{{", "{% x %}", "steps.a ==", "a", "http_request"]),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=30,
 )
 step_keys = st.sampled_from(

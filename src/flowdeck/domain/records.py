@@ -104,3 +104,82 @@ class WorkflowFilter:
     include_archived: bool = False
     only_archived: bool = False
     deleted: bool = False
+
+
+@dataclass(frozen=True)
+class Run:
+    """One execution of one workflow version."""
+
+    id: str
+    workspace_id: str
+    workflow_id: str
+    workflow_version: int
+    status: str
+    trigger: str
+    input_data: dict[str, Any]
+    created_at: datetime
+    output: Any = None
+    error: str | None = None
+    cost: float = 0.0
+    idempotency_key: str | None = None
+    max_concurrency: int | None = None
+    parent_run_id: str | None = None
+    parent_step_run_id: str | None = None
+    steps_remaining: int = 0
+    steps_failed: int = 0
+    created_by: str | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StepRun:
+    """One attempt of one step (or one loop iteration) of a run."""
+
+    id: str
+    run_id: str
+    step_id: str
+    step_type: str
+    attempt: int
+    status: str
+    created_at: datetime
+    is_current: bool = True
+    parent_step_id: str | None = None
+    item_index: int | None = None
+    output: Any = None
+    error: str | None = None
+    state: dict[str, Any] | None = None
+    cost: float = 0.0
+    deps_remaining: int = 0
+    n_completed: int = 0
+    n_failed: int = 0
+    n_skipped: int = 0
+    available_at: datetime | None = None
+    wake_at: datetime | None = None
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class RunEvent:
+    """One entry of a run's event log."""
+
+    run_id: str
+    seq: int
+    type: str
+    data: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class DependentUpdate:
+    """A pending step's counters after one of its dependencies ended."""
+
+    id: str
+    step_id: str
+    deps_remaining: int
+    n_completed: int
+    n_failed: int
+    n_skipped: int
