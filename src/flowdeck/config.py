@@ -36,6 +36,13 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
     db_pool_size: int = Field(default=10, ge=1)
+    max_parallel_steps: int = Field(default=256, ge=1)
+    lease_seconds: float = Field(default=15.0, gt=0)
+    heartbeat_seconds: float = Field(default=3.0, gt=0)
+    poll_seconds: float = Field(default=1.0, gt=0)
+    script_cpu_seconds: int = Field(default=60, ge=1)
+    script_memory_mb: int = Field(default=512, ge=16)
+    run_worker: bool = True
 
     @field_validator("data_dir")
     @classmethod

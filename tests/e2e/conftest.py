@@ -50,9 +50,7 @@ class Server:
                 self.proc.wait()
 
 
-def start_server(
-    data_dir: Path, database_url: str, *, env: dict[str, str] | None = None
-) -> Server:
+def start_server(data_dir: Path, database_url: str, *, env: dict[str, str] | None = None) -> Server:
     """Start `flowdeck serve` and wait until /readyz answers."""
     port = free_port()
     log = data_dir.parent / f"server-{port}.log"

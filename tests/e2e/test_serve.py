@@ -45,17 +45,18 @@ def test_first_start_writes_admin_key_and_serves_the_walkthrough(server: Server)
         assert c.get("/api/workflows").json()["total"] == 1
 
 
-def test_restart_keeps_data_and_does_not_print_a_new_key(
-    tmp_path: Path, database_url: str
-) -> None:
+def test_restart_keeps_data_and_does_not_print_a_new_key(tmp_path: Path, database_url: str) -> None:
     data = tmp_path / "data"
     first = start_server(data, database_url)
     key = (data / "admin.key").read_text().strip()
     h = {"Authorization": f"Bearer {key}"}
     try:
-        assert httpx.post(
-            f"{first.url}/api/workflows", json={"definition": fetch_and_notify()}, headers=h
-        ).status_code == 201
+        assert (
+            httpx.post(
+                f"{first.url}/api/workflows", json={"definition": fetch_and_notify()}, headers=h
+            ).status_code
+            == 201
+        )
     finally:
         first.stop()
     second = start_server(data, database_url)
@@ -89,7 +90,9 @@ def test_validate_command(tmp_path: Path) -> None:
         '{"name": "Broken", "steps": [{"id": "notify", "type": "transform", '
         '"config": {"value": 1}, "depends_on": ["fetch"]}]}'
     )
-    ok = subprocess.run([*flowdeck_command(), "validate", str(good)], capture_output=True, text=True)
+    ok = subprocess.run(
+        [*flowdeck_command(), "validate", str(good)], capture_output=True, text=True
+    )
     assert ok.returncode == 0, ok.stderr
     fail = subprocess.run(
         [*flowdeck_command(), "validate", str(bad)], capture_output=True, text=True

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
-from flowdeck.api.routes import health, workflows
+from flowdeck.api.routes import health, runs, workflows
 from flowdeck.config import Settings
 from flowdeck.domain.clock import Clock
 from flowdeck.services.container import Services
@@ -28,10 +28,14 @@ def create_app(
         active = store or Store.from_url(
             settings.resolved_database_url, pool_size=settings.db_pool_size
         )
-        app.state.services = Services.build(settings, active, clock)
+        services = Services.build(settings, active, clock)
+        app.state.services = services
+        if settings.run_worker:
+            await services.runtime.start_worker()
         try:
             yield
         finally:
+            await services.runtime.close()
             if own:
                 await active.close()
 
@@ -43,6 +47,7 @@ def create_app(
     )
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(runs.router)
     app.include_router(workflows.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

@@ -58,3 +58,17 @@ class RollbackRequest(RequestBody):
     """POST /api/workflows/{id}/rollback."""
 
     version: int = Field(ge=1)
+
+
+class RunRequest(RequestBody):
+    """POST /api/workflows/{id}/run."""
+
+    input_data: dict[str, Any] = Field(default_factory=dict)
+    trigger: str = "manual"
+    dry_run: bool = False
+
+
+class ResumeRequest(RequestBody):
+    """POST /api/workflows/runs/{run_id}/resume."""
+
+    from_step: str | None = None

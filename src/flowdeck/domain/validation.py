@@ -362,6 +362,8 @@ def _config_texts(
         path = f"{prefix}.{key}"
         if step_type == "condition" and key in ("then", "else"):
             continue
+        if step_type == "script" and key == "code":
+            continue  # code is not a template; the run context arrives on stdin
         if isinstance(value, str) and (
             (step_type == "condition" and key == "expression")
             or (step_type == "loop" and key == "items")

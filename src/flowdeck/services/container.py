@@ -6,8 +6,12 @@ from dataclasses import dataclass
 
 from flowdeck.config import Settings
 from flowdeck.domain.clock import Clock, SystemClock
+from flowdeck.engine.runtime import Runtime
+from flowdeck.engine.steps.registry import all_handlers, config_registry
+from flowdeck.engine.worker import WorkerSettings
 from flowdeck.services.auth import AuthService
 from flowdeck.services.ports import StorePort
+from flowdeck.services.runs import RunService
 from flowdeck.services.workflows import WorkflowService
 
 
@@ -20,15 +24,40 @@ class Services:
     clock: Clock
     auth: AuthService
     workflows: WorkflowService
+    runs: RunService
+    runtime: Runtime
 
     @classmethod
     def build(cls, settings: Settings, store: StorePort, clock: Clock | None = None) -> Services:
         """Wire the services for `store`."""
         clock = clock or SystemClock()
+        handlers = all_handlers()
+        runtime = Runtime(store, clock, handlers, settings=worker_settings(settings))
+        env = runtime.step_env
+        env.allow_scripts = settings.allow_scripts
+        env.script_cpu_seconds = settings.script_cpu_seconds
+        env.script_memory_mb = settings.script_memory_mb
+        env.llm_base_url = settings.llm_base_url
+        env.llm_api_key = settings.llm_api_key
         return cls(
             settings=settings,
             store=store,
             clock=clock,
             auth=AuthService(store, clock),
-            workflows=WorkflowService(store, clock, max_steps=settings.max_steps),
+            workflows=WorkflowService(
+                store, clock, max_steps=settings.max_steps, step_configs=config_registry(handlers)
+            ),
+            runs=RunService(store, clock, runtime),
+            runtime=runtime,
         )
+
+
+def worker_settings(settings: Settings) -> WorkerSettings:
+    """The worker's pacing, from the process settings."""
+    return WorkerSettings(
+        max_running_runs=settings.max_concurrent_runs,
+        max_parallel_steps=settings.max_parallel_steps,
+        lease_seconds=settings.lease_seconds,
+        heartbeat_seconds=settings.heartbeat_seconds,
+        poll_seconds=settings.poll_seconds,
+    )

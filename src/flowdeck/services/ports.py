@@ -9,15 +9,19 @@ from typing import Any, Protocol
 from flowdeck.domain.records import (
     ApiKey,
     Page,
+    Run,
+    RunEvent,
+    StepRun,
     Workflow,
     WorkflowFilter,
     WorkflowVersion,
     Workspace,
 )
+from flowdeck.engine.ports import EngineTx
 
 
-class TxPort(Protocol):
-    """One open transaction."""
+class TxPort(EngineTx, Protocol):
+    """One open transaction: the engine's queries plus the services' own."""
 
     async def insert_workspace(self, ws: Workspace) -> None: ...
     async def get_workspace(self, workspace_id: str) -> Workspace | None: ...
@@ -31,9 +35,6 @@ class TxPort(Protocol):
     async def revoke_api_key(self, workspace_id: str, key_id: str, now: datetime) -> bool: ...
 
     async def insert_workflow(self, wf: Workflow) -> None: ...
-    async def get_workflow(
-        self, workspace_id: str, id_or_slug: str, *, include_deleted: bool = False
-    ) -> Workflow | None: ...
     async def workflow_name_taken(
         self, workspace_id: str, *, name: str | None = None, slug: str | None = None
     ) -> tuple[bool, bool]: ...
@@ -51,7 +52,22 @@ class TxPort(Protocol):
     ) -> bool: ...
     async def insert_version(self, version: WorkflowVersion) -> None: ...
     async def list_versions(self, workflow_id: str) -> list[WorkflowVersion]: ...
-    async def get_version(self, workflow_id: str, version: int) -> WorkflowVersion | None: ...
+    async def find_run_by_idempotency_key(self, workflow_id: str, key: str) -> Run | None: ...
+    async def list_runs(
+        self,
+        workflow_id: str,
+        *,
+        status: str | None,
+        limit: int,
+        offset: int = 0,
+        before_id: str | None = None,
+    ) -> Page[Run]: ...
+    async def delete_run(self, run_id: str) -> None: ...
+    async def average_duration(self, workflow_id: str) -> float | None: ...
+    async def list_events(
+        self, run_id: str, after_seq: int = 0, limit: int = 1000
+    ) -> list[RunEvent]: ...
+    async def all_step_runs(self, run_id: str) -> list[StepRun]: ...
 
 
 class StorePort(Protocol):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flowdeck.domain.clock import isoformat
-from flowdeck.domain.records import ApiKey, Workflow, WorkflowVersion, Workspace
+from flowdeck.domain.records import ApiKey, Run, StepRun, Workflow, WorkflowVersion, Workspace
 from flowdeck.services.auth import Principal
 
 
@@ -70,3 +71,54 @@ def api_key_view(key: ApiKey) -> dict[str, Any]:
 def workspace_view(ws: Workspace) -> dict[str, Any]:
     """A workspace."""
     return {"id": ws.id, "slug": ws.slug, "name": ws.name, "created_at": isoformat(ws.created_at)}
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round((end - start).total_seconds(), 3)
+
+
+def step_run_view(s: StepRun) -> dict[str, Any]:
+    """One attempt of one step."""
+    return {
+        "id": s.id,
+        "step_id": s.step_id,
+        "type": s.step_type,
+        "status": s.status,
+        "attempt": s.attempt,
+        "current": s.is_current,
+        "loop_step_id": s.parent_step_id,
+        "item_index": s.item_index,
+        "output": s.output,
+        "error": s.error,
+        "cost": s.cost,
+        "started_at": isoformat(s.started_at),
+        "completed_at": isoformat(s.completed_at),
+        "duration_seconds": _seconds(s.started_at, s.completed_at),
+    }
+
+
+def run_summary(r: Run) -> dict[str, Any]:
+    """A run as it appears in lists."""
+    return {
+        "id": r.id,
+        "workflow_id": r.workflow_id,
+        "workflow_version": r.workflow_version,
+        "status": r.status,
+        "trigger": r.trigger,
+        "input_data": r.input_data,
+        "output": r.output,
+        "error": r.error,
+        "cost": r.cost,
+        "parent_run_id": r.parent_run_id,
+        "created_at": isoformat(r.created_at),
+        "started_at": isoformat(r.started_at),
+        "completed_at": isoformat(r.completed_at),
+        "duration_seconds": _seconds(r.started_at, r.completed_at),
+    }
+
+
+def run_detail(r: Run, steps: list[StepRun]) -> dict[str, Any]:
+    """A run with every attempt of every step."""
+    return {**run_summary(r), "step_runs": [step_run_view(s) for s in steps]}

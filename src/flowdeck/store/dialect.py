@@ -18,11 +18,8 @@ def _normalise(url: str) -> URL:
 
 
 def async_url(url: str) -> URL:
-    """The URL with the async driver Flowdeck uses for it."""
-    parsed = _normalise(url)
-    if parsed.get_backend_name() == "sqlite":
-        return parsed.set(drivername="sqlite+aiosqlite")
-    return parsed.set(drivername="postgresql+psycopg")
+    """The URL with the async driver Flowdeck uses for PostgreSQL."""
+    return _normalise(url).set(drivername="postgresql+psycopg")
 
 
 def sync_url(url: str) -> URL:
@@ -64,15 +61,19 @@ def install_sqlite_hooks(engine: sa.Engine) -> None:
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    """An async engine for `url`, tuned for its dialect."""
+    """An async engine for a PostgreSQL `url`."""
     target = async_url(url)
-    if is_sqlite(target):
-        engine = create_async_engine(target, pool_size=pool_size, max_overflow=0)
-        install_sqlite_hooks(engine.sync_engine)
-        return engine
     return create_async_engine(
         target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+
+
+def create_sqlite_engine(url: str) -> sa.Engine:
+    """The engine Flowdeck drives SQLite with: one pooled connection, used on the loop."""
+    target = sync_url(url)
+    engine = sa.create_engine(target, pool_size=1, max_overflow=0, pool_timeout=60)
+    install_sqlite_hooks(engine)
+    return engine
 
 
 def create_sync_engine(url: str) -> sa.Engine:

@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any, Protocol
+
+from sqlalchemy.engine import CursorResult, Dialect
+from sqlalchemy.sql.base import Executable
+
+
+class Connection(Protocol):
+    """What queries need of a connection: execute a statement, know the dialect."""
+
+    @property
+    def dialect(self) -> Dialect:
+        """The connection's dialect."""
+        ...
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        """Execute one statement; the result is buffered."""
+        ...
 
 
 class Queries:
     """Holds the transaction's connection and dialect name."""
 
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name

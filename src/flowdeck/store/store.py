@@ -1,42 +1,96 @@
-"""The store: an async engine that hands out read and write transactions."""
+"""The store: hands out read and write transactions on SQLite or PostgreSQL.
+
+PostgreSQL goes through SQLAlchemy's asyncio engine (psycopg). SQLite is an in-process library,
+so Flowdeck drives it synchronously on the event loop, one transaction at a time: every statement
+then costs tens of microseconds instead of a thread hop each (aiosqlite), and writers never
+contend inside the process. The lock is per process; other processes queue on busy_timeout.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.base import Executable
 
 from flowdeck.errors import Conflict, DatabaseBusy
-from flowdeck.store.dialect import create_engine, is_sqlite, is_unique_violation
+from flowdeck.store.dialect import (
+    create_engine,
+    create_sqlite_engine,
+    is_sqlite,
+    is_unique_violation,
+)
 from flowdeck.store.tx import Tx
+
+
+class _DirectConnection:
+    """An async face over a synchronous connection: no thread hop per statement."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._conn.dialect
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return self._conn.execute(statement, parameters)
 
 
 class Store:
     """Owns the engine; `write()` and `read()` open transactions."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.engine = engine
-        self.sqlite = is_sqlite(engine.url)
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = url
+        self.sqlite = is_sqlite(url)
+        self._sync: sa.Engine | None = None
+        self._async: AsyncEngine | None = None
+        self._lock = asyncio.Lock()
+        if self.sqlite:
+            self._sync = create_sqlite_engine(url)
+        else:
+            self._async = create_engine(url, pool_size=pool_size)
 
     @classmethod
     def from_url(cls, url: str, *, pool_size: int = 10) -> Store:
-        """A store on a fresh engine for `url`."""
-        return cls(create_engine(url, pool_size=pool_size))
+        """A store for `url`."""
+        return cls(url, pool_size=pool_size)
+
+    @property
+    def dialect_name(self) -> str:
+        """ "sqlite" or "postgresql"."""
+        return "sqlite" if self.sqlite else "postgresql"
 
     async def close(self) -> None:
-        """Dispose of every pooled connection."""
-        await self.engine.dispose()
+        """Release every pooled connection."""
+        if self._sync is not None:
+            self._sync.dispose()
+        if self._async is not None:
+            await self._async.dispose()
 
     @asynccontextmanager
     async def _transaction(self, *, readonly: bool) -> AsyncIterator[Tx]:
         try:
-            async with self.engine.connect() as conn:
+            if self._sync is not None:
+                async with self._lock:
+                    with self._sync.connect() as conn:
+                        if readonly:
+                            conn = conn.execution_options(readonly=True)
+                        with conn.begin():
+                            yield Tx(_DirectConnection(conn))
+                return
+            assert self._async is not None
+            async with self._async.connect() as aconn:
                 if readonly:
-                    conn = await conn.execution_options(readonly=True)
-                async with conn.begin():
-                    yield Tx(conn)
+                    aconn = await aconn.execution_options(readonly=True)
+                async with aconn.begin():
+                    yield Tx(aconn)
         except IntegrityError as exc:
             if is_unique_violation(exc):
                 raise Conflict("The object conflicts with one that already exists") from exc

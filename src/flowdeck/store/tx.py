@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from flowdeck.store.runs import RunQueries
+from flowdeck.store.steps import StepQueries
 from flowdeck.store.workflows import WorkflowQueries
 from flowdeck.store.workspaces import WorkspaceQueries
 
 
-class Tx(WorkspaceQueries, WorkflowQueries):
+class Tx(WorkspaceQueries, WorkflowQueries, RunQueries, StepQueries):
     """All queries Flowdeck runs, bound to one open transaction."""

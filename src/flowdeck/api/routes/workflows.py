@@ -74,7 +74,9 @@ async def list_workflows(
         q=q,
         only_archived=archived is True,
     )
-    page = await services.workflows.list_workflows(principal, flt, limit=limit, offset=offset, cursor=cursor)
+    page = await services.workflows.list_workflows(
+        principal, flt, limit=limit, offset=offset, cursor=cursor
+    )
     return {
         "workflows": [workflow_summary(w) for w in page.items],
         "total": page.total,

@@ -1,0 +1,145 @@
+"""Run endpoints (SPEC §5 Runs): start, dry run, read, list, steer, delete, stream."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.schemas import ResumeRequest, RunRequest
+from flowdeck.services.views import run_detail, run_summary
+
+router = APIRouter(prefix="/api/workflows", tags=["runs"])
+
+FINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
+
+
+@router.post("/{workflow_id}/run", status_code=202, response_model=None)
+async def start_run(
+    workflow_id: str,
+    body: RunRequest,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any] | JSONResponse:
+    """Start a run (202), or plan one with `dry_run` (200)."""
+    if body.dry_run:
+        plan = await services.runs.plan(principal, workflow_id, input_data=body.input_data)
+        return JSONResponse(
+            {
+                "valid": plan.valid,
+                "errors": plan.errors,
+                "plan": plan.plan,
+                "steps": plan.steps,
+                "estimated_cost": plan.estimated_cost,
+                "estimated_duration_seconds": plan.estimated_duration_seconds,
+                "estimate_basis": plan.estimate_basis,
+            }
+        )
+    run, _created = await services.runs.start(
+        principal,
+        workflow_id,
+        input_data=body.input_data,
+        trigger=body.trigger,
+        idempotency_key=idempotency_key,
+    )
+    return {"run_id": run.id, "status": run.status}
+
+
+@router.get("/{workflow_id}/runs")
+async def list_runs(
+    workflow_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    status: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """A workflow's runs, newest first."""
+    page = await services.runs.list_runs(
+        principal, workflow_id, status=status, limit=limit, offset=offset, cursor=cursor
+    )
+    return {
+        "runs": [run_summary(r) for r in page.items],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    }
+
+
+@router.get("/runs/{run_id}")
+async def get_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """A run with its step runs."""
+    run, steps = await services.runs.get(principal, run_id)
+    return {"run": run_detail(run, steps)}
+
+
+@router.post("/runs/{run_id}/cancel")
+async def cancel_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Cancel an active run."""
+    return {"run": run_summary(await services.runs.cancel(principal, run_id))}
+
+
+@router.post("/runs/{run_id}/pause")
+async def pause_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Stop dispatching new steps; running ones finish."""
+    return {"run": run_summary(await services.runs.pause(principal, run_id))}
+
+
+@router.post("/runs/{run_id}/resume")
+async def resume_run(
+    run_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    body: ResumeRequest | None = None,
+) -> dict[str, Any]:
+    """Resume from a step or from the last checkpoint."""
+    from_step = body.from_step if body else None
+    return {"run": run_summary(await services.runs.resume(principal, run_id, from_step))}
+
+
+@router.delete("/runs/{run_id}", status_code=204)
+async def delete_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Delete a finished run."""
+    await services.runs.delete(principal, run_id)
+    return Response(status_code=204)
+
+
+@router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)
+async def stream_run(
+    run_id: str,
+    request: Request,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> EventSourceResponse:
+    """Server-Sent Events: replay the log (after Last-Event-ID), then follow it live."""
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    await services.runs.events(principal, run_id, after)  # 404 before the stream starts
+    bus = services.runtime.bus
+
+    async def events() -> AsyncIterator[ServerSentEvent]:
+        last = after
+        while True:
+            run, batch = await services.runs.events(principal, run_id, last)
+            for event in batch:
+                last = event.seq
+                yield ServerSentEvent(
+                    data=json.dumps(event.data), event=event.type, id=str(event.seq)
+                )
+                if event.type in FINAL_EVENTS:
+                    return
+            if batch:
+                continue
+            if run.status in ("completed", "failed", "cancelled"):
+                return  # the final event was before Last-Event-ID
+            if await request.is_disconnected():
+                return
+            await bus.wait(run_id, 1.0)
+
+    return EventSourceResponse(events(), ping=15)

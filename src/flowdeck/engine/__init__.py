@@ -1,0 +1,1 @@
+"""Orchestration: scheduler, worker, step handlers. Knows nothing of HTTP frameworks or SQL."""

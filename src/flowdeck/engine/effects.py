@@ -1,0 +1,26 @@
+"""What a transaction did that the worker must act on after it commits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Effects:
+    """Collected by the orchestrator during one transaction, read after commit."""
+
+    ready: bool = False
+    admit: bool = False
+    timers: bool = False
+    runs_touched: set[str] = field(default_factory=set)
+    cancelled_runs: set[str] = field(default_factory=set)
+    ready_ids: list[str] = field(default_factory=list)
+
+    def merge(self, other: Effects) -> None:
+        """Fold another transaction's effects into this one."""
+        self.ready |= other.ready
+        self.admit |= other.admit
+        self.timers |= other.timers
+        self.runs_touched |= other.runs_touched
+        self.cancelled_runs |= other.cancelled_runs
+        self.ready_ids.extend(other.ready_ids)

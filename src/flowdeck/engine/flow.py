@@ -1,0 +1,605 @@
+"""Applying step outcomes inside a transaction: retries, dependents, loops, run completion."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from flowdeck.domain.clock import Clock
+from flowdeck.domain.definition import RetryPolicy
+from flowdeck.domain.ids import new_id
+from flowdeck.domain.records import Run, StepRun
+from flowdeck.domain.states import decide
+from flowdeck.domain.templating import TemplateError, render_value
+from flowdeck.engine.compiled import CompiledWorkflow
+from flowdeck.engine.definitions import DefinitionCache
+from flowdeck.engine.effects import Effects
+from flowdeck.engine.ports import EngineTx
+from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.steps.base import (
+    Completed,
+    SpawnChildren,
+    StartChildRun,
+    StepFailed,
+    StepOutcome,
+    Suspended,
+)
+
+MAX_LEASE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """The step's `when` guard was false."""
+
+    reason: str
+
+
+Outcome = StepOutcome | StepFailed | Skipped
+
+
+def duration(run: Run) -> float | None:
+    """Seconds from start to end of a finished run."""
+    if run.started_at is None or run.completed_at is None:
+        return None
+    return round((run.completed_at - run.started_at).total_seconds(), 3)
+
+
+class StepFlow:
+    """Turns one step's outcome into committed state and the transitions it causes."""
+
+    def __init__(self, clock: Clock, definitions: DefinitionCache, redactor: Redactor) -> None:
+        self.clock = clock
+        self.definitions = definitions
+        self.redactor = redactor
+
+    async def compiled(self, tx: EngineTx, run: Run) -> CompiledWorkflow:
+        """The run's compiled definition."""
+        return await self.definitions.get(tx, run.workflow_id, run.workflow_version)
+
+    async def event(self, tx: EngineTx, fx: Effects, run_id: str, kind: str, **data: Any) -> None:
+        """Append one event to the run's log."""
+        data = {"run_id": run_id, **data, "timestamp": _iso(self.clock)}
+        await tx.append_events(run_id, [(kind, self.redactor.redact(data))], self.clock.now())
+        fx.runs_touched.add(run_id)
+
+    # -- outcomes -------------------------------------------------------------------------
+
+    def retry_policy(self, cw: CompiledWorkflow, step: StepRun) -> RetryPolicy:
+        """The retry policy of a step (a loop iteration uses its loop's)."""
+        owner = cw.steps.get(step.parent_step_id or step.step_id)
+        return (owner.retry if owner and owner.retry else None) or RetryPolicy()
+
+    async def apply(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        run: Run,
+        step: StepRun,
+        outcome: Outcome,
+        *,
+        worker_id: str | None,
+        sources: tuple[str, ...] = ("running",),
+    ) -> None:
+        """Commit what one attempt produced; a step that is no longer ours is left alone."""
+        now = self.clock.now()
+        cw = await self.compiled(tx, run)
+        if isinstance(outcome, Completed):
+            output = self.redactor.redact(outcome.output)
+            if not await tx.finish_step(
+                step.id,
+                "completed",
+                now,
+                sources=sources,
+                worker_id=worker_id,
+                output=output,
+                cost=outcome.cost,
+            ):
+                return
+            await self.event(
+                tx,
+                fx,
+                run.id,
+                "step_completed",
+                step_id=step.step_id,
+                attempt=step.attempt,
+                output=output,
+            )
+            await self.terminal(tx, fx, run, cw, step, "completed", output, outcome.cost)
+        elif isinstance(outcome, StepFailed):
+            await self._failed(tx, fx, run, cw, step, outcome, worker_id, sources)
+        elif isinstance(outcome, Skipped):
+            if not await tx.finish_step(
+                step.id,
+                "skipped",
+                now,
+                sources=sources,
+                worker_id=worker_id,
+                output={"reason": outcome.reason},
+            ):
+                return
+            await self.event(
+                tx, fx, run.id, "step_skipped", step_id=step.step_id, reason=outcome.reason
+            )
+            await self.terminal(tx, fx, run, cw, step, "skipped", None)
+        elif isinstance(outcome, Suspended):
+            if not await tx.finish_step(
+                step.id,
+                "waiting",
+                now,
+                sources=sources,
+                worker_id=worker_id,
+                state={**(_child_state(step) or {}), **outcome.state},
+                wake_at=outcome.wake_at,
+                lease_owner=None,
+                lease_expires_at=None,
+            ):
+                return
+            await self.event(
+                tx,
+                fx,
+                run.id,
+                "step_waiting",
+                step_id=step.step_id,
+                reason=outcome.reason,
+                wake_at=_iso_or_none(outcome.wake_at),
+            )
+            fx.timers = True
+            await self.maybe_waiting(tx, fx, run.id)
+        elif isinstance(outcome, SpawnChildren):
+            await self._spawn(tx, fx, run, cw, step, outcome, worker_id, sources)
+        elif isinstance(outcome, StartChildRun):
+            await self._start_child(tx, fx, run, cw, step, outcome, worker_id, sources)
+
+    async def _failed(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        run: Run,
+        cw: CompiledWorkflow,
+        step: StepRun,
+        failure: StepFailed,
+        worker_id: str | None,
+        sources: tuple[str, ...],
+    ) -> None:
+        now = self.clock.now()
+        error = str(self.redactor.redact(failure.message))
+        output = self.redactor.redact(failure.output)
+        policy = self.retry_policy(cw, step)
+        if failure.retryable and step.attempt < policy.max_attempts:
+            if not await tx.finish_step(
+                step.id,
+                "failed",
+                now,
+                sources=sources,
+                worker_id=worker_id,
+                error=error,
+                output=output,
+                is_current=False,
+            ):
+                return
+            delay = policy.delay_before(step.attempt + 1)
+            await self.retry(tx, fx, run, step, now + timedelta(seconds=delay))
+            await self.event(
+                tx,
+                fx,
+                run.id,
+                "step_retrying",
+                step_id=step.step_id,
+                attempt=step.attempt,
+                next_attempt=step.attempt + 1,
+                error=error,
+                retry_in_seconds=delay,
+            )
+            return
+        if not await tx.finish_step(
+            step.id,
+            "failed",
+            now,
+            sources=sources,
+            worker_id=worker_id,
+            error=error,
+            output=output,
+        ):
+            return
+        await self.event(
+            tx, fx, run.id, "step_failed", step_id=step.step_id, attempt=step.attempt, error=error
+        )
+        await self.terminal(tx, fx, run, cw, step, "failed", None, error=error)
+
+    async def retry(self, tx: EngineTx, fx: Effects, run: Run, step: StepRun, when: Any) -> None:
+        """Insert the next attempt of `step`, ready at `when`."""
+        now = self.clock.now()
+        await tx.insert_step_runs(
+            [
+                replace(
+                    step,
+                    id=new_id("sr"),
+                    attempt=step.attempt + 1,
+                    status="ready",
+                    is_current=True,
+                    output=None,
+                    error=None,
+                    state=_child_state(step),
+                    cost=0.0,
+                    available_at=when,
+                    wake_at=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    created_at=now,
+                    started_at=None,
+                    completed_at=None,
+                )
+            ]
+        )
+        fx.timers = True
+        fx.ready = True
+
+    async def expire_lease(self, tx: EngineTx, fx: Effects, run: Run, step: StepRun) -> None:
+        """A lease lapsed: record the lost attempt and queue another (at-least-once)."""
+        now = self.clock.now()
+        error = "The worker running this step stopped responding (lease expired)"
+        if step.attempt >= self.retry_policy(await self.compiled(tx, run), step).max_attempts + (
+            MAX_LEASE_RETRIES
+        ):
+            await self.apply(tx, fx, run, step, StepFailed(error, retryable=False), worker_id=None)
+            return
+        if not await tx.finish_step(step.id, "failed", now, error=error, is_current=False):
+            return
+        await self.retry(tx, fx, run, step, now)
+        await self.event(
+            tx,
+            fx,
+            run.id,
+            "step_retrying",
+            step_id=step.step_id,
+            attempt=step.attempt,
+            next_attempt=step.attempt + 1,
+            error=error,
+            retry_in_seconds=0,
+        )
+
+    # -- loops and child runs ---------------------------------------------------------------
+
+    async def _spawn(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        run: Run,
+        cw: CompiledWorkflow,
+        step: StepRun,
+        spawn: SpawnChildren,
+        worker_id: str | None,
+        sources: tuple[str, ...],
+    ) -> None:
+        if not spawn.items:
+            await self.apply(tx, fx, run, step, Completed([]), worker_id=worker_id, sources=sources)
+            return
+        now = self.clock.now()
+        total = len(spawn.items)
+        if not await tx.finish_step(
+            step.id,
+            "waiting",
+            now,
+            sources=sources,
+            worker_id=worker_id,
+            state={"total": total, "fail_fast": spawn.fail_fast, "concurrency": spawn.concurrency},
+            lease_owner=None,
+            lease_expires_at=None,
+            n_completed=0,
+            n_failed=0,
+            n_skipped=0,
+        ):
+            return
+        body_type = str(spawn.body.get("type"))
+        children = [
+            StepRun(
+                id=new_id("sr"),
+                run_id=run.id,
+                step_id=f"{step.step_id}[{i}]",
+                step_type=body_type,
+                attempt=1,
+                status="ready" if i < spawn.concurrency else "pending",
+                created_at=now,
+                parent_step_id=step.step_id,
+                item_index=i,
+                state={"item": item},
+                available_at=now if i < spawn.concurrency else None,
+            )
+            for i, item in enumerate(spawn.items)
+        ]
+        await tx.insert_step_runs(children)
+        fx.ready = True
+
+    async def child_terminal(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        run: Run,
+        cw: CompiledWorkflow,
+        child: StepRun,
+        status: str,
+    ) -> None:
+        """One loop iteration ended: release the next, or finish the loop."""
+        assert child.parent_step_id is not None
+        parent = await tx.current_step(run.id, child.parent_step_id)
+        if parent is None or parent.status != "waiting" or not parent.state:
+            return
+        done, failed, skipped = await tx.add_step_counters(
+            parent.id,
+            completed=int(status == "completed"),
+            failed=int(status in ("failed", "cancelled")),
+            skipped=int(status == "skipped"),
+        )
+        total = int(parent.state["total"])
+        now = self.clock.now()
+        if failed and parent.state.get("fail_fast", True):
+            active = [
+                s.id
+                for s in await tx.current_steps(run.id, parent_step_id=parent.step_id)
+                if s.status in ("pending", "ready")
+            ]
+            await tx.set_steps_status(active, "cancelled", ("pending", "ready"), now)
+            await self.apply(
+                tx,
+                fx,
+                run,
+                parent,
+                StepFailed(
+                    f"Iteration {child.item_index} failed: {child.error or status}", retryable=False
+                ),
+                worker_id=None,
+                sources=("waiting",),
+            )
+            return
+        if done + failed + skipped >= total:
+            results = await tx.children_outputs(run.id, parent.step_id)
+            outputs = [out for _, _, out, _ in results]
+            if failed:
+                await self.apply(
+                    tx,
+                    fx,
+                    run,
+                    parent,
+                    StepFailed(
+                        f"{failed} of {total} iterations failed", retryable=False, output=outputs
+                    ),
+                    worker_id=None,
+                    sources=("waiting",),
+                )
+            else:
+                await self.apply(
+                    tx, fx, run, parent, Completed(outputs), worker_id=None, sources=("waiting",)
+                )
+            return
+        if await tx.release_pending_children(run.id, parent.step_id, 1, now):
+            fx.ready = True
+
+    async def _start_child(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        run: Run,
+        cw: CompiledWorkflow,
+        step: StepRun,
+        start: StartChildRun,
+        worker_id: str | None,
+        sources: tuple[str, ...],
+    ) -> None:
+        from flowdeck.engine.lifecycle import create_child_run  # circular at import time
+
+        try:
+            child = await create_child_run(self, tx, run, step, start)
+        except StepFailed as failure:
+            await self.apply(tx, fx, run, step, failure, worker_id=worker_id, sources=sources)
+            return
+        now = self.clock.now()
+        if not await tx.finish_step(
+            step.id,
+            "waiting",
+            now,
+            sources=sources,
+            worker_id=worker_id,
+            state={"child_run_id": child.id},
+            lease_owner=None,
+            lease_expires_at=None,
+        ):
+            return
+        await self.event(
+            tx,
+            fx,
+            run.id,
+            "step_waiting",
+            step_id=step.step_id,
+            reason="workflow",
+            child_run_id=child.id,
+        )
+        fx.admit = True
+        await self.maybe_waiting(tx, fx, run.id)
+
+    # -- dependents and the run's end ----------------------------------------------------------
+
+    async def terminal(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        run: Run,
+        cw: CompiledWorkflow,
+        step: StepRun,
+        status: str,
+        output: Any,
+        cost: float = 0.0,
+        *,
+        error: str | None = None,
+    ) -> None:
+        """A step ended: count it, decide its dependents, and end the run when all ended."""
+        if step.parent_step_id is not None:
+            if cost:
+                await tx.add_to_run_counters(run.id, cost=cost)
+            await self.child_terminal(tx, fx, run, cw, step, status)
+            return
+        now = self.clock.now()
+        queue: deque[tuple[str, str, Any]] = deque([(step.step_id, status, output)])
+        remaining = 0
+        first = True
+        while queue:
+            step_id, st, out = queue.popleft()
+            remaining, _ = await tx.add_to_run_counters(
+                run.id, remaining=-1, failed=int(st == "failed"), cost=cost if first else 0.0
+            )
+            first = False
+            if st == "failed":
+                await tx.set_run_error_once(run.id, f"Step '{step_id}' failed: {error}")
+                if cw.definition.on_failure == "pause" and await tx.set_run_status(
+                    run.id, "paused", ("running", "waiting")
+                ):
+                    await self.event(
+                        tx, fx, run.id, "run_paused", reason=f"step '{step_id}' failed"
+                    )
+            skips: frozenset[str] = frozenset()
+            if (
+                st == "completed"
+                and cw.steps[step_id].type == "condition"
+                and isinstance(out, dict)
+            ):
+                skips = cw.branch_skips(step_id, str(out.get("branch")))
+            updates = await tx.update_dependents(
+                run.id,
+                cw.dependents.get(step_id, []),
+                completed=int(st == "completed"),
+                failed=int(st in ("failed", "cancelled")),
+                skipped=int(st == "skipped"),
+            )
+            ready: list[str] = []
+            for u in updates:
+                if u.step_id in skips:
+                    verdict = "skip"
+                    reason = f"branch not taken by '{step_id}'"
+                else:
+                    verdict = decide(
+                        cw.steps[u.step_id].trigger_rule,
+                        deps_remaining=u.deps_remaining,
+                        n_completed=u.n_completed,
+                        n_failed=u.n_failed,
+                        n_skipped=u.n_skipped,
+                    )
+                    reason = "upstream did not succeed"
+                if verdict == "ready":
+                    ready.append(u.id)
+                elif verdict == "skip" and await tx.set_steps_status(
+                    [u.id], "skipped", ("pending",), now, output={"reason": reason}
+                ):
+                    await self.event(
+                        tx, fx, run.id, "step_skipped", step_id=u.step_id, reason=reason
+                    )
+                    queue.append((u.step_id, "skipped", None))
+            if ready:
+                moved = await tx.set_steps_status(
+                    ready, "ready", ("pending",), now, available_at=now
+                )
+                if moved:
+                    fx.ready = True
+                    fx.ready_ids.extend(moved)
+                    await tx.set_run_status(run.id, "running", ("waiting",))
+        if remaining <= 0:
+            await self.finalize(tx, fx, run.id)
+        elif not fx.ready_ids:
+            await self.maybe_waiting(tx, fx, run.id)
+
+    async def maybe_waiting(self, tx: EngineTx, fx: Effects, run_id: str) -> None:
+        """A running run with nothing ready or running, but something waiting, is `waiting`."""
+        if await tx.run_has_steps_in(run_id, ("ready", "running")):
+            return
+        if await tx.run_has_steps_in(run_id, ("waiting",)):
+            await tx.set_run_status(run_id, "waiting", ("running",))
+
+    async def finalize(self, tx: EngineTx, fx: Effects, run_id: str) -> None:
+        """Every step ended: complete or fail the run, render outputs, free its slot."""
+        run = await tx.get_run(run_id)
+        if run is None or run.status not in ("running", "waiting"):
+            return
+        cw = await self.compiled(tx, run)
+        now = self.clock.now()
+        output: Any = None
+        error = run.error
+        status = "failed" if run.steps_failed else "completed"
+        if status == "completed" and cw.definition.outputs:
+            outputs = await tx.step_outputs(run.id, None)
+            ctx = {
+                "inputs": run.input_data,
+                "steps": {sid: {"output": out} for sid, out in outputs.items()},
+                "run": {"id": run.id, "workflow_id": run.workflow_id, "trigger": run.trigger},
+                "secrets": self.redactor.secrets,
+            }
+            try:
+                output = self.redactor.redact(
+                    {o.name: render_value(o.value, ctx) for o in cw.definition.outputs}
+                )
+            except TemplateError as exc:
+                status, error = "failed", f"Could not compute the run's outputs: {exc}"
+        if not await tx.set_run_status(
+            run.id, status, ("running", "waiting"), completed_at=now, output=output, error=error
+        ):
+            return
+        fx.admit = True
+        done = replace(run, status=status, completed_at=now, started_at=run.started_at)
+        if status == "completed":
+            await self.event(
+                tx,
+                fx,
+                run.id,
+                "run_completed",
+                status=status,
+                duration_seconds=duration(done),
+                output=output,
+            )
+        else:
+            await self.event(
+                tx,
+                fx,
+                run.id,
+                "run_failed",
+                status=status,
+                duration_seconds=duration(done),
+                error=error,
+            )
+        await self.notify_parent(tx, fx, done, output, error)
+
+    async def notify_parent(
+        self, tx: EngineTx, fx: Effects, child: Run, output: Any, error: str | None
+    ) -> None:
+        """A child run ended: its parent's `workflow` step takes its outcome."""
+        if child.parent_run_id is None or child.parent_step_run_id is None:
+            return
+        parent_run = await tx.get_run(child.parent_run_id)
+        parent_step = await tx.get_step_run(child.parent_step_run_id)
+        if parent_run is None or parent_step is None or parent_step.status != "waiting":
+            return
+        outcome: Outcome
+        if child.status == "completed":
+            outcome = Completed(output)
+        else:
+            outcome = StepFailed(
+                f"Child run {child.id} {child.status}: {error or 'no error recorded'}",
+                retryable=False,
+            )
+        await self.apply(
+            tx, fx, parent_run, parent_step, outcome, worker_id=None, sources=("waiting",)
+        )
+
+
+def _child_state(step: StepRun) -> dict[str, Any] | None:
+    """What a loop iteration must keep across attempts: its item."""
+    if step.parent_step_id is None or not step.state:
+        return None
+    return {"item": step.state.get("item")}
+
+
+def _iso(clock: Clock) -> str:
+    return clock.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _iso_or_none(value: Any) -> str | None:
+    return value.isoformat(timespec="milliseconds").replace("+00:00", "Z") if value else None

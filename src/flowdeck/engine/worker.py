@@ -1,0 +1,384 @@
+"""The worker: claim ready steps, execute them, commit outcomes in batches, keep leases."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from flowdeck.domain.clock import Clock
+from flowdeck.domain.ids import new_id
+from flowdeck.domain.records import Run, StepRun
+from flowdeck.engine import lifecycle
+from flowdeck.engine.compiled import CompiledWorkflow
+from flowdeck.engine.context import build_context, owner_id
+from flowdeck.engine.definitions import DefinitionCache
+from flowdeck.engine.effects import Effects
+from flowdeck.engine.events import EventBus
+from flowdeck.engine.flow import Outcome, Skipped, StepFlow
+from flowdeck.engine.ports import EngineStore, EngineTx
+from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.steps.base import StepContext, StepEnvironment, StepFailed, StepHandler
+from flowdeck.errors import FlowdeckError
+
+log = logging.getLogger("flowdeck.worker")
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How a worker paces itself."""
+
+    max_running_runs: int = 10
+    max_parallel_steps: int = 256
+    lease_seconds: float = 15.0
+    heartbeat_seconds: float = 3.0
+    poll_seconds: float = 1.0
+    cancel_check_seconds: float = 0.25
+    shutdown_grace_seconds: float = 10.0
+    commit_batch: int = 500
+
+
+@dataclass
+class Claimed:
+    """A leased step with everything needed to execute it."""
+
+    run: Run
+    step: StepRun
+    compiled: CompiledWorkflow
+    context: dict[str, Any]
+
+
+class Worker:
+    """Runs steps for any number of runs; safe to run many of them on one database."""
+
+    def __init__(
+        self,
+        store: EngineStore,
+        clock: Clock,
+        handlers: Mapping[str, StepHandler],
+        step_env: StepEnvironment,
+        *,
+        settings: WorkerSettings | None = None,
+        bus: EventBus | None = None,
+        flow: StepFlow | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.handlers = dict(handlers)
+        self.step_env = step_env
+        self.settings = settings or WorkerSettings()
+        self.bus = bus or EventBus()
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+        self.flow = flow or StepFlow(clock, DefinitionCache(), Redactor())
+        self.redactor = self.flow.redactor
+        self._wake = asyncio.Event()
+        self._results: asyncio.Queue[tuple[Claimed, Outcome]] = asyncio.Queue()
+        self._inflight: dict[str, tuple[asyncio.Task[None], Claimed]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._handing_back: set[str] = set()
+        self._need_admit = True
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the dispatch, commit and maintenance loops."""
+        self._tasks = [
+            asyncio.create_task(self._guard(self._dispatch_loop), name="flowdeck-dispatch"),
+            asyncio.create_task(self._guard(self._commit_loop), name="flowdeck-commit"),
+            asyncio.create_task(self._guard(self._maintenance_loop), name="flowdeck-maintain"),
+            asyncio.create_task(self._guard(self._cancel_watch_loop), name="flowdeck-cancel"),
+        ]
+        self.wake()
+
+    async def stop(self, *, graceful: bool = True) -> None:
+        """Stop claiming; let in-flight steps finish (or hand them back), then exit."""
+        self._stopping = True
+        self._wake.set()
+        if graceful and self._inflight:
+            pending = [t for t, _ in self._inflight.values()]
+            _, still = await asyncio.wait(pending, timeout=self.settings.shutdown_grace_seconds)
+            for task in still:
+                task.cancel()
+            if still:
+                await asyncio.wait(still)
+        else:
+            for task, _ in list(self._inflight.values()):
+                task.cancel()
+        with contextlib.suppress(Exception):
+            await self._flush_results()
+        await self._hand_back()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _guard(self, loop: Any) -> None:
+        while not self._stopping:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("worker loop %s crashed; restarting it", loop.__name__)
+                await asyncio.sleep(0.5)
+
+    def wake(self) -> None:
+        """Something may be ready: look now instead of at the next poll."""
+        self._wake.set()
+
+    def after_commit(self, fx: Effects) -> None:
+        """Act on what a committed transaction did (wake-ups, cancellations, SSE)."""
+        if fx.runs_touched:
+            self.bus.publish(fx.runs_touched)
+        for run_id in fx.cancelled_runs:
+            for task, claimed in list(self._inflight.values()):
+                if claimed.run.id == run_id:
+                    task.cancel()
+        if fx.admit:
+            self._need_admit = True
+        if fx.ready or fx.admit or fx.timers:
+            self.wake()
+
+    @property
+    def capacity(self) -> int:
+        """How many more steps this worker may execute now."""
+        if self._stopping:
+            return 0
+        return self.settings.max_parallel_steps - len(self._inflight)
+
+    # -- claiming ------------------------------------------------------------------------------
+
+    def _lease_until(self) -> Any:
+        return self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
+
+    async def _prepare(self, tx: EngineTx, steps: list[StepRun]) -> list[Claimed]:
+        claimed = []
+        runs: dict[str, Run | None] = {}
+        for step in steps:
+            if step.run_id not in runs:
+                runs[step.run_id] = await tx.get_run(step.run_id)
+            run = runs[step.run_id]
+            if run is None:
+                continue
+            cw = await self.flow.compiled(tx, run)
+            ctx = await build_context(tx, run, cw, step, self.redactor.secrets)
+            claimed.append(Claimed(run=run, step=step, compiled=cw, context=ctx))
+        return claimed
+
+    async def _dispatch_loop(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            claimed: list[Claimed] = []
+            fx = Effects()
+            next_timer = None
+            cap = self.capacity
+            async with self.store.write() as tx:
+                now = self.clock.now()
+                for _step_run_id, run_id in await tx.wake_due_steps(now):
+                    await tx.set_run_status(run_id, "running", ("waiting",))
+                    fx.runs_touched.add(run_id)
+                if self._need_admit:
+                    self._need_admit = False
+                    await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
+                if cap > 0:
+                    steps = await tx.claim_ready_steps(self.id, cap, now, self._lease_until())
+                    claimed = await self._prepare(tx, steps)
+                    await self._started_events(tx, fx, claimed)
+                if len(claimed) < cap:
+                    next_timer = await tx.next_timer(now)
+            self.after_commit(fx)
+            for c in claimed:
+                self._spawn(c)
+            if cap > 0 and len(claimed) >= cap:
+                continue
+            timeout = self.settings.poll_seconds
+            if next_timer is not None:
+                timeout = max(0.0, min(timeout, (next_timer - self.clock.now()).total_seconds()))
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
+            except TimeoutError:
+                self._need_admit = True  # the safety-net sweep
+
+    async def _started_events(self, tx: EngineTx, fx: Effects, claimed: list[Claimed]) -> None:
+        for c in claimed:
+            await self.flow.event(
+                tx, fx, c.run.id, "step_started", step_id=c.step.step_id, attempt=c.step.attempt
+            )
+
+    def _spawn(self, claimed: Claimed) -> None:
+        task = asyncio.create_task(self._execute(claimed), name=f"step-{claimed.step.id}")
+        self._inflight[claimed.step.id] = (task, claimed)
+        step_run_id = claimed.step.id
+
+        def _forget(_task: asyncio.Task[None]) -> None:
+            self._inflight.pop(step_run_id, None)
+
+        task.add_done_callback(_forget)
+
+    # -- executing -----------------------------------------------------------------------------
+
+    async def _execute(self, c: Claimed) -> None:
+        outcome: Outcome
+        step_def = c.compiled.steps.get(owner_id(c.step))
+        try:
+            outcome = await self._run_handler(c, step_def)
+        except asyncio.CancelledError:
+            if self._stopping:
+                self._handing_back.add(c.step.id)
+            return
+        except Exception as exc:  # a handler bug fails the step, never the worker
+            log.exception("step %s of run %s crashed", c.step.step_id, c.run.id)
+            outcome = StepFailed(f"{type(exc).__name__}: {exc}", retryable=True)
+        self._results.put_nowait((c, outcome))
+
+    async def _run_handler(self, c: Claimed, step_def: Any) -> Outcome:
+        if step_def is None:
+            return StepFailed(f"Step '{c.step.step_id}' is not in the definition", retryable=False)
+        is_child = c.step.parent_step_id is not None
+        step_type = c.step.step_type
+        handler = self.handlers.get(step_type)
+        if handler is None:
+            return StepFailed(
+                f"No handler for step type '{step_type}' on this worker", retryable=False
+            )
+        config = step_def.config.get("step", {}).get("config", {}) if is_child else step_def.config
+        ctx = StepContext(
+            run_id=c.run.id,
+            workflow_id=c.run.workflow_id,
+            workspace_id=c.run.workspace_id,
+            step_id=c.step.step_id,
+            step_type=step_type,
+            attempt=c.step.attempt,
+            config=config,
+            template_context=c.context,
+            env=self.step_env,
+            state=c.step.state if not is_child or c.step.state != _item_only(c.step) else None,
+            timeout_seconds=step_def.timeout_seconds,
+            redact=self.redactor.redact,
+        )
+        try:
+            if step_def.when and not is_child and not ctx.evaluate(step_def.when):
+                return Skipped("when condition was false")
+            if step_def.timeout_seconds:
+                try:
+                    async with asyncio.timeout(step_def.timeout_seconds):
+                        return await handler.execute(ctx)
+                except TimeoutError:
+                    return StepFailed(f"Step timed out after {step_def.timeout_seconds:g}s")
+            return await handler.execute(ctx)
+        except StepFailed as failure:
+            return failure
+
+    # -- committing ----------------------------------------------------------------------------
+
+    async def _commit_loop(self) -> None:
+        while True:
+            first = await self._results.get()
+            batch = [first]
+            while len(batch) < self.settings.commit_batch and not self._results.empty():
+                batch.append(self._results.get_nowait())
+            await self._commit(batch)
+
+    async def _flush_results(self) -> None:
+        batch = []
+        while not self._results.empty():
+            batch.append(self._results.get_nowait())
+        if batch:
+            await self._commit(batch)
+
+    async def _commit(self, batch: list[tuple[Claimed, Outcome]]) -> None:
+        for attempt in range(5):
+            fx = Effects()
+            claimed: list[Claimed] = []
+            try:
+                async with self.store.write() as tx:
+                    for c, outcome in batch:
+                        await self.flow.apply(tx, fx, c.run, c.step, outcome, worker_id=self.id)
+                    if fx.admit:
+                        await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
+                    cap = self.capacity
+                    if fx.ready_ids and cap > 0:
+                        now = self.clock.now()
+                        steps = await tx.claim_steps(
+                            fx.ready_ids[:cap], self.id, now, self._lease_until()
+                        )
+                        claimed = await self._prepare(tx, steps)
+                        await self._started_events(tx, fx, claimed)
+                        if len(steps) == len(fx.ready_ids):
+                            fx.ready = False  # all taken here: no need to wake the dispatcher
+            except FlowdeckError as exc:
+                if not exc.retryable:
+                    raise
+                log.warning("commit failed (%s); retrying", exc.detail)
+                await asyncio.sleep(0.05 * 2**attempt)
+                continue
+            self.after_commit(fx)
+            for c in claimed:
+                self._spawn(c)
+            return
+        log.error(
+            "dropping %d step results after repeated database errors; leases will "
+            "expire and the steps will run again",
+            len(batch),
+        )
+
+    # -- leases, timers, cancellations ----------------------------------------------------------
+
+    async def _maintenance_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            fx = Effects()
+            async with self.store.write() as tx:
+                await tx.renew_leases(self.id, list(self._inflight), self._lease_until())
+                for step in await tx.expired_leases(self.clock.now()):
+                    run = await tx.get_run(step.run_id)
+                    if run is not None:
+                        await self.flow.expire_lease(tx, fx, run, step)
+                await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
+            self.after_commit(fx)
+
+    async def _cancel_watch_loop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(self.settings.cancel_check_seconds)
+            if not self._inflight:
+                continue
+            async with self.store.read() as tx:
+                gone = await tx.not_running(list(self._inflight), self.id)
+            for step_run_id in gone:
+                entry = self._inflight.get(step_run_id)
+                if entry is not None:
+                    entry[0].cancel()
+
+    async def _hand_back(self) -> None:
+        """Return steps interrupted by shutdown to the queue for another worker."""
+        if not self._handing_back:
+            return
+        ids = sorted(self._handing_back)
+        now = self.clock.now()
+        async with self.store.write() as tx:
+            await tx.set_steps_status(
+                ids,
+                "ready",
+                ("running",),
+                now,
+                available_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        self._handing_back.clear()
+
+
+def _item_only(step: StepRun) -> dict[str, Any] | None:
+    if step.state is None:
+        return None
+    return {"item": step.state.get("item")}

@@ -1,0 +1,243 @@
+"""Run use cases: start (or plan), read, list, cancel, pause, resume, delete, events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowdeck.domain.clock import Clock
+from flowdeck.domain.graph import topological_levels
+from flowdeck.domain.inputs import validate_run_inputs
+from flowdeck.domain.records import Page, Run, RunEvent, StepRun, Workflow
+from flowdeck.domain.states import RUN_ACTIVE
+from flowdeck.engine import lifecycle
+from flowdeck.engine.compiled import CompiledWorkflow
+from flowdeck.engine.effects import Effects
+from flowdeck.engine.runtime import Runtime
+from flowdeck.errors import Conflict, InvalidInput, NotFound
+from flowdeck.services.auth import Principal
+from flowdeck.services.ports import StorePort, TxPort
+
+TRIGGERS = ("manual", "api", "schedule", "webhook", "workflow")
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a dry run reports instead of running."""
+
+    valid: bool
+    errors: list[str]
+    plan: list[list[str]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    estimated_cost: float = 0.0
+    estimated_duration_seconds: float | None = None
+    estimate_basis: str = ""
+
+
+class RunService:
+    """Starts and steers runs; the worker does the executing."""
+
+    def __init__(self, store: StorePort, clock: Clock, runtime: Runtime) -> None:
+        self.store = store
+        self.clock = clock
+        self.runtime = runtime
+
+    async def _workflow(self, tx: TxPort, principal: Principal, id_or_slug: str) -> Workflow:
+        wf = await tx.get_workflow(principal.workspace_id, id_or_slug)
+        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
+            raise NotFound(f"Workflow '{id_or_slug}' not found")
+        return wf
+
+    async def _run(self, tx: TxPort, principal: Principal, run_id: str) -> Run:
+        run = await tx.get_run(run_id, principal.workspace_id)
+        if run is None or (
+            principal.workflow_id is not None and run.workflow_id != principal.workflow_id
+        ):
+            raise NotFound(f"Run '{run_id}' not found")
+        return run
+
+    async def start(
+        self,
+        principal: Principal,
+        id_or_slug: str,
+        *,
+        input_data: Mapping[str, Any] | None = None,
+        trigger: str = "manual",
+        idempotency_key: str | None = None,
+    ) -> tuple[Run, bool]:
+        """Queue a run (admitted at once when a slot is free); returns it and whether it is new."""
+        principal.require("workflows:run")
+        if trigger not in TRIGGERS:
+            raise InvalidInput(
+                "Invalid trigger",
+                errors=[f"trigger must be one of {', '.join(TRIGGERS)}; got '{trigger}'"],
+            )
+        fx = Effects()
+        try:
+            async with self.store.write() as tx:
+                wf = await self._workflow(tx, principal, id_or_slug)
+                if idempotency_key:
+                    existing = await tx.find_run_by_idempotency_key(wf.id, idempotency_key)
+                    if existing is not None:
+                        return existing, False
+                if wf.status in ("paused", "archived"):
+                    raise Conflict(
+                        f"Workflow '{wf.slug}' is {wf.status}; set it active to start runs"
+                    )
+                cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
+                inputs, errors = validate_run_inputs(cw.definition, dict(input_data or {}))
+                if errors:
+                    raise InvalidInput("The run's inputs are invalid", errors=errors)
+                run = await lifecycle.create_run(
+                    self.runtime.flow,
+                    tx,
+                    fx,
+                    workspace_id=wf.workspace_id,
+                    workflow_id=wf.id,
+                    version=wf.version,
+                    input_data=inputs,
+                    trigger=trigger,
+                    created_by=principal.name,
+                    idempotency_key=idempotency_key,
+                )
+                await lifecycle.admit(
+                    self.runtime.flow, tx, fx, self.runtime.settings.max_running_runs
+                )
+                run = await tx.get_run(run.id) or run
+        except Conflict:
+            if not idempotency_key:
+                raise
+            async with self.store.read() as tx:  # a concurrent start with the same key won
+                wf = await self._workflow(tx, principal, id_or_slug)
+                existing = await tx.find_run_by_idempotency_key(wf.id, idempotency_key)
+            if existing is None:
+                raise
+            return existing, False
+        self.runtime.after_commit(fx)
+        return run, True
+
+    async def plan(
+        self, principal: Principal, id_or_slug: str, *, input_data: Mapping[str, Any] | None = None
+    ) -> RunPlan:
+        """A dry run: the levels, estimated cost and duration; nothing runs."""
+        principal.require("workflows:run")
+        async with self.store.read() as tx:
+            wf = await self._workflow(tx, principal, id_or_slug)
+            cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
+            avg = await tx.average_duration(wf.id)
+        _, errors = validate_run_inputs(cw.definition, dict(input_data or {}))
+        if wf.status in ("paused", "archived"):
+            errors.append(f"Workflow '{wf.slug}' is {wf.status}; set it active to start runs")
+        return _plan(cw, errors, avg)
+
+    async def get(self, principal: Principal, run_id: str) -> tuple[Run, list[StepRun]]:
+        """A run with every attempt of every step."""
+        principal.require("workflows:read")
+        async with self.store.read() as tx:
+            run = await self._run(tx, principal, run_id)
+            return run, await tx.all_step_runs(run.id)
+
+    async def list_runs(
+        self,
+        principal: Principal,
+        id_or_slug: str,
+        *,
+        status: str | None,
+        limit: int,
+        offset: int,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        """A page of the workflow's runs, newest first."""
+        principal.require("workflows:read")
+        valid = ("queued", "running", "waiting", "paused", "completed", "failed", "cancelled")
+        if status is not None and status not in valid:
+            raise InvalidInput(
+                "Invalid filter",
+                errors=[f"status must be one of {', '.join(valid)}; got '{status}'"],
+            )
+        async with self.store.read() as tx:
+            wf = await self._workflow(tx, principal, id_or_slug)
+            return await tx.list_runs(
+                wf.id, status=status, limit=limit, offset=0 if cursor else offset, before_id=cursor
+            )
+
+    async def _steer(
+        self, principal: Principal, run_id: str, action: str, from_step: str | None = None
+    ) -> Run:
+        principal.require("workflows:run")
+        fx = Effects()
+        async with self.store.write() as tx:
+            run = await self._run(tx, principal, run_id)
+            flow = self.runtime.flow
+            if action == "cancel":
+                await lifecycle.cancel(flow, tx, fx, run, "cancelled by request")
+            elif action == "pause":
+                await lifecycle.pause(flow, tx, fx, run)
+            else:
+                await lifecycle.resume(flow, tx, fx, run, from_step)
+                await lifecycle.admit(flow, tx, fx, self.runtime.settings.max_running_runs)
+            updated = await tx.get_run(run.id)
+        self.runtime.after_commit(fx)
+        assert updated is not None
+        return updated
+
+    async def cancel(self, principal: Principal, run_id: str) -> Run:
+        """Cancel an active run; running steps are interrupted."""
+        return await self._steer(principal, run_id, "cancel")
+
+    async def pause(self, principal: Principal, run_id: str) -> Run:
+        """Stop dispatching new steps; running ones finish."""
+        return await self._steer(principal, run_id, "pause")
+
+    async def resume(self, principal: Principal, run_id: str, from_step: str | None) -> Run:
+        """Run a failed, cancelled or paused run again (SPEC §4)."""
+        return await self._steer(principal, run_id, "resume", from_step)
+
+    async def delete(self, principal: Principal, run_id: str) -> None:
+        """Delete a finished run."""
+        principal.require("workflows:write")
+        async with self.store.write() as tx:
+            run = await self._run(tx, principal, run_id)
+            if run.status in RUN_ACTIVE:
+                raise Conflict(f"Run '{run.id}' is {run.status}; cancel it before deleting it")
+            await tx.delete_run(run.id)
+
+    async def events(
+        self, principal: Principal, run_id: str, after_seq: int
+    ) -> tuple[Run, list[RunEvent]]:
+        """The run (for its status) and its events after `after_seq`."""
+        principal.require("workflows:read")
+        async with self.store.read() as tx:
+            run = await self._run(tx, principal, run_id)
+            return run, await tx.list_events(run.id, after_seq)
+
+
+def _plan(cw: CompiledWorkflow, errors: list[str], avg: float | None) -> RunPlan:
+    levels = topological_levels(cw.deps)
+    level_of = {sid: i for i, level in enumerate(levels) for sid in level}
+    steps = [
+        {
+            "id": s.id,
+            "type": s.type,
+            "level": level_of[s.id],
+            "depends_on": list(s.depends_on),
+            "cost": s.cost or 0.0,
+        }
+        for s in cw.definition.steps
+    ]
+    total = sum(s.cost or 0.0 for s in cw.definition.steps)
+    basis = "sum of the steps' declared `cost`"
+    if avg is not None:
+        basis += "; duration is the mean of up to 100 recent completed runs"
+    else:
+        basis += "; no completed runs yet to estimate duration from"
+    return RunPlan(
+        valid=not errors,
+        errors=errors,
+        plan=levels,
+        steps=steps,
+        estimated_cost=round(total, 6),
+        estimated_duration_seconds=round(avg, 3) if avg is not None else None,
+        estimate_basis=basis,
+    )

@@ -1,0 +1,256 @@
+"""Queries on runs and their event logs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from flowdeck.domain.records import Page, Run, RunEvent
+from flowdeck.store.queries import Queries
+from flowdeck.store.tables import run_events, runs
+
+_RUN_COLUMNS = [c for c in runs.c if c.name != "event_seq"]
+
+
+def _run(row: Any) -> Run:
+    return Run(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        workflow_id=row.workflow_id,
+        workflow_version=row.workflow_version,
+        status=row.status,
+        trigger=row.trigger,
+        input_data=row.input_data,
+        created_at=row.created_at,
+        output=row.output,
+        error=row.error,
+        cost=row.cost,
+        idempotency_key=row.idempotency_key,
+        max_concurrency=row.max_concurrency,
+        parent_run_id=row.parent_run_id,
+        parent_step_run_id=row.parent_step_run_id,
+        steps_remaining=row.steps_remaining,
+        steps_failed=row.steps_failed,
+        created_by=row.created_by,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
+class RunQueries(Queries):
+    """Runs, their admission and their event logs."""
+
+    async def insert_run(self, run: Run) -> None:
+        """Store a new run."""
+        await self.conn.execute(
+            runs.insert().values(
+                id=run.id,
+                workspace_id=run.workspace_id,
+                workflow_id=run.workflow_id,
+                workflow_version=run.workflow_version,
+                status=run.status,
+                trigger=run.trigger,
+                input_data=run.input_data,
+                output=run.output,
+                error=run.error,
+                cost=run.cost,
+                idempotency_key=run.idempotency_key,
+                max_concurrency=run.max_concurrency,
+                parent_run_id=run.parent_run_id,
+                parent_step_run_id=run.parent_step_run_id,
+                event_seq=0,
+                steps_remaining=run.steps_remaining,
+                steps_failed=run.steps_failed,
+                created_by=run.created_by,
+                created_at=run.created_at,
+                started_at=run.started_at,
+                completed_at=run.completed_at,
+            )
+        )
+
+    async def get_run(self, run_id: str, workspace_id: str | None = None) -> Run | None:
+        """The run with this id (in the workspace, when one is given)."""
+        query = sa.select(*_RUN_COLUMNS).where(runs.c.id == run_id)
+        if workspace_id is not None:
+            query = query.where(runs.c.workspace_id == workspace_id)
+        row = (await self.conn.execute(query)).first()
+        return _run(row) if row else None
+
+    async def find_run_by_idempotency_key(self, workflow_id: str, key: str) -> Run | None:
+        """The run an earlier start with this Idempotency-Key made."""
+        row = (
+            await self.conn.execute(
+                sa.select(*_RUN_COLUMNS).where(
+                    runs.c.workflow_id == workflow_id, runs.c.idempotency_key == key
+                )
+            )
+        ).first()
+        return _run(row) if row else None
+
+    async def list_runs(
+        self,
+        workflow_id: str,
+        *,
+        status: str | None,
+        limit: int,
+        offset: int = 0,
+        before_id: str | None = None,
+    ) -> Page[Run]:
+        """A page of a workflow's runs, newest first."""
+        conds: list[sa.ColumnElement[bool]] = [runs.c.workflow_id == workflow_id]
+        if status:
+            conds.append(runs.c.status == status)
+        total = (
+            await self.conn.execute(sa.select(sa.func.count()).select_from(runs).where(*conds))
+        ).scalar_one()
+        if before_id:
+            conds.append(runs.c.id < before_id)
+        rows = await self.conn.execute(
+            sa.select(*_RUN_COLUMNS)
+            .where(*conds)
+            .order_by(runs.c.id.desc())
+            .limit(limit + 1)
+            .offset(offset)
+        )
+        items = [_run(r) for r in rows]
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items=items, total=int(total), next_cursor=items[-1].id if more else None)
+
+    async def set_run_status(
+        self, run_id: str, to: str, sources: Sequence[str], **values: Any
+    ) -> bool:
+        """Move the run to `to` if it is in one of `sources` (a conditional update)."""
+        result = await self.conn.execute(
+            runs.update()
+            .where(runs.c.id == run_id, runs.c.status.in_(list(sources)))
+            .values(status=to, **values)
+        )
+        return result.rowcount == 1
+
+    async def update_run(self, run_id: str, **values: Any) -> None:
+        """Set columns of a run unconditionally (counters reset on resume)."""
+        await self.conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+
+    async def add_to_run_counters(
+        self, run_id: str, *, remaining: int = 0, failed: int = 0, cost: float = 0.0
+    ) -> tuple[int, int]:
+        """Add to steps_remaining, steps_failed and cost; returns the new remaining, failed."""
+        row = (
+            await self.conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(
+                    steps_remaining=runs.c.steps_remaining + remaining,
+                    steps_failed=runs.c.steps_failed + failed,
+                    cost=runs.c.cost + cost,
+                )
+                .returning(runs.c.steps_remaining, runs.c.steps_failed)
+            )
+        ).one()
+        return int(row.steps_remaining), int(row.steps_failed)
+
+    async def lock_admission(self) -> None:
+        """Serialise run admission across processes (SQLite's write lock already does)."""
+        if self.dialect == "postgresql":
+            await self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(724201)"))
+
+    async def running_run_counts(self) -> dict[str, int]:
+        """How many runs execute now, per workflow."""
+        rows = await self.conn.execute(
+            sa.select(runs.c.workflow_id, sa.func.count().label("n"))
+            .where(runs.c.status == "running")
+            .group_by(runs.c.workflow_id)
+        )
+        return {r.workflow_id: int(r.n) for r in rows}
+
+    async def queued_runs(self, limit: int) -> list[Run]:
+        """The oldest queued runs, first in first out."""
+        rows = await self.conn.execute(
+            sa.select(*_RUN_COLUMNS)
+            .where(runs.c.status == "queued")
+            .order_by(runs.c.id)
+            .limit(limit)
+        )
+        return [_run(r) for r in rows]
+
+    async def active_child_runs(self, parent_run_id: str) -> list[str]:
+        """Ids of the run's child runs that have not ended."""
+        rows = await self.conn.execute(
+            sa.select(runs.c.id).where(
+                runs.c.parent_run_id == parent_run_id,
+                runs.c.status.in_(["queued", "running", "waiting", "paused"]),
+            )
+        )
+        return [r[0] for r in rows]
+
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a run with its step runs and events."""
+        await self.conn.execute(runs.delete().where(runs.c.id == run_id))
+
+    async def average_duration(self, workflow_id: str) -> float | None:
+        """Mean duration in seconds of the workflow's completed runs (latest 100)."""
+        recent = (
+            sa.select(runs.c.started_at, runs.c.completed_at)
+            .where(
+                runs.c.workflow_id == workflow_id,
+                runs.c.status == "completed",
+                runs.c.started_at.is_not(None),
+                runs.c.completed_at.is_not(None),
+            )
+            .order_by(runs.c.id.desc())
+            .limit(100)
+        )
+        rows = list(await self.conn.execute(recent))
+        if not rows:
+            return None
+        total = sum(float((r.completed_at - r.started_at).total_seconds()) for r in rows)
+        return total / len(rows)
+
+    async def append_events(
+        self, run_id: str, events: Sequence[tuple[str, dict[str, Any]]], now: datetime
+    ) -> int:
+        """Append events with the next sequence numbers; returns the last one."""
+        if not events:
+            return 0
+        last = (
+            await self.conn.execute(
+                runs.update()
+                .where(runs.c.id == run_id)
+                .values(event_seq=runs.c.event_seq + len(events))
+                .returning(runs.c.event_seq)
+            )
+        ).scalar_one()
+        first = int(last) - len(events) + 1
+        await self.conn.execute(
+            run_events.insert(),
+            [
+                {"run_id": run_id, "seq": first + i, "type": t, "data": d, "created_at": now}
+                for i, (t, d) in enumerate(events)
+            ],
+        )
+        return int(last)
+
+    async def list_events(
+        self, run_id: str, after_seq: int = 0, limit: int = 1000
+    ) -> list[RunEvent]:
+        """Events with a sequence number above `after_seq`, in order."""
+        rows = await self.conn.execute(
+            sa.select(run_events)
+            .where(run_events.c.run_id == run_id, run_events.c.seq > after_seq)
+            .order_by(run_events.c.seq)
+            .limit(limit)
+        )
+        return [
+            RunEvent(run_id=r.run_id, seq=r.seq, type=r.type, data=r.data, created_at=r.created_at)
+            for r in rows
+        ]
+
+    async def set_run_error_once(self, run_id: str, error: str) -> None:
+        """Record the run's first error; later ones do not overwrite it."""
+        await self.conn.execute(
+            runs.update().where(runs.c.id == run_id, runs.c.error.is_(None)).values(error=error)
+        )

@@ -1,0 +1,396 @@
+"""Queries on step runs: creation, claiming with leases, completion, dependents, timers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from flowdeck.domain.records import DependentUpdate, StepRun
+from flowdeck.store.queries import Queries
+from flowdeck.store.tables import runs, step_runs
+
+_S = step_runs.c
+
+
+def _step(row: Any) -> StepRun:
+    return StepRun(
+        id=row.id,
+        run_id=row.run_id,
+        step_id=row.step_id,
+        step_type=row.step_type,
+        attempt=row.attempt,
+        status=row.status,
+        created_at=row.created_at,
+        is_current=bool(row.is_current),
+        parent_step_id=row.parent_step_id,
+        item_index=row.item_index,
+        output=row.output,
+        error=row.error,
+        state=row.state,
+        cost=row.cost,
+        deps_remaining=row.deps_remaining,
+        n_completed=row.n_completed,
+        n_failed=row.n_failed,
+        n_skipped=row.n_skipped,
+        available_at=row.available_at,
+        wake_at=row.wake_at,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        started_at=row.started_at,
+        completed_at=row.completed_at,
+    )
+
+
+def _values(s: StepRun) -> dict[str, Any]:
+    return {
+        "id": s.id,
+        "run_id": s.run_id,
+        "step_id": s.step_id,
+        "parent_step_id": s.parent_step_id,
+        "item_index": s.item_index,
+        "step_type": s.step_type,
+        "attempt": s.attempt,
+        "is_current": s.is_current,
+        "status": s.status,
+        "output": s.output,
+        "error": s.error,
+        "state": s.state,
+        "cost": s.cost,
+        "deps_remaining": s.deps_remaining,
+        "n_completed": s.n_completed,
+        "n_failed": s.n_failed,
+        "n_skipped": s.n_skipped,
+        "available_at": s.available_at,
+        "wake_at": s.wake_at,
+        "lease_owner": s.lease_owner,
+        "lease_expires_at": s.lease_expires_at,
+        "created_at": s.created_at,
+        "started_at": s.started_at,
+        "completed_at": s.completed_at,
+    }
+
+
+class StepQueries(Queries):
+    """Step runs."""
+
+    async def insert_step_runs(self, steps: Sequence[StepRun]) -> None:
+        """Store new step runs in one statement."""
+        if steps:
+            await self.conn.execute(step_runs.insert(), [_values(s) for s in steps])
+
+    async def get_step_run(self, step_run_id: str) -> StepRun | None:
+        """One step run by id."""
+        row = (await self.conn.execute(sa.select(step_runs).where(_S.id == step_run_id))).first()
+        return _step(row) if row else None
+
+    async def current_step(self, run_id: str, step_id: str) -> StepRun | None:
+        """The current attempt of a step."""
+        row = (
+            await self.conn.execute(
+                sa.select(step_runs).where(
+                    _S.run_id == run_id, _S.step_id == step_id, _S.is_current.is_(True)
+                )
+            )
+        ).first()
+        return _step(row) if row else None
+
+    async def current_steps(
+        self, run_id: str, *, parent_step_id: str | None = None
+    ) -> list[StepRun]:
+        """Current attempts of the run's top-level steps, or of one loop's iterations."""
+        query = sa.select(step_runs).where(_S.run_id == run_id, _S.is_current.is_(True))
+        if parent_step_id is None:
+            query = query.where(_S.parent_step_id.is_(None))
+        else:
+            query = query.where(_S.parent_step_id == parent_step_id).order_by(_S.item_index)
+        return [_step(r) for r in await self.conn.execute(query)]
+
+    async def all_step_runs(self, run_id: str) -> list[StepRun]:
+        """Every attempt of every step of a run, oldest first."""
+        rows = await self.conn.execute(
+            sa.select(step_runs).where(_S.run_id == run_id).order_by(_S.created_at, _S.id)
+        )
+        return [_step(r) for r in rows]
+
+    async def step_outputs(self, run_id: str, step_ids: Iterable[str] | None) -> dict[str, Any]:
+        """Outputs of the current, completed attempts of the named steps (or all)."""
+        query = sa.select(_S.step_id, _S.output).where(
+            _S.run_id == run_id, _S.is_current.is_(True), _S.status == "completed"
+        )
+        if step_ids is not None:
+            ids = list(step_ids)
+            if not ids:
+                return {}
+            query = query.where(_S.step_id.in_(ids))
+        return {r.step_id: r.output for r in await self.conn.execute(query)}
+
+    async def claim_ready_steps(
+        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
+    ) -> list[StepRun]:
+        """Lease up to `limit` ready steps of running runs (SKIP LOCKED on PostgreSQL)."""
+        candidates = (
+            sa.select(_S.id)
+            .join(runs, runs.c.id == _S.run_id)
+            .where(_S.status == "ready", _S.available_at <= now, runs.c.status == "running")
+            .order_by(_S.available_at)
+            .limit(limit)
+        )
+        if self.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=step_runs)
+        ids = [r[0] for r in await self.conn.execute(candidates)]
+        return await self.claim_steps(ids, worker_id, now, lease_until)
+
+    async def claim_steps(
+        self, ids: Sequence[str], worker_id: str, now: datetime, lease_until: datetime
+    ) -> list[StepRun]:
+        """Lease these steps if they are still ready."""
+        if not ids:
+            return []
+        rows = await self.conn.execute(
+            step_runs.update()
+            .where(_S.id.in_(list(ids)), _S.status == "ready")
+            .values(
+                status="running",
+                lease_owner=worker_id,
+                lease_expires_at=lease_until,
+                started_at=sa.func.coalesce(_S.started_at, now),
+            )
+            .returning(*step_runs.c)
+        )
+        return [_step(r) for r in rows]
+
+    async def finish_step(
+        self,
+        step_run_id: str,
+        status: str,
+        now: datetime,
+        *,
+        sources: Sequence[str] = ("running",),
+        worker_id: str | None = None,
+        **values: Any,
+    ) -> bool:
+        """Move a step run to `status` if it is still in `sources` (and leased by the worker)."""
+        query = step_runs.update().where(_S.id == step_run_id, _S.status.in_(list(sources)))
+        if worker_id is not None:
+            query = query.where(_S.lease_owner == worker_id)
+        if status in ("completed", "failed", "skipped", "cancelled"):
+            values.setdefault("completed_at", now)
+            values.setdefault("lease_owner", None)
+            values.setdefault("lease_expires_at", None)
+        result = await self.conn.execute(query.values(status=status, **values))
+        return result.rowcount == 1
+
+    async def retire_step(self, step_run_id: str) -> None:
+        """Mark an attempt as no longer current (a newer attempt replaces it)."""
+        await self.conn.execute(
+            step_runs.update().where(_S.id == step_run_id).values(is_current=False)
+        )
+
+    async def retire_current(self, run_id: str, step_ids: Sequence[str]) -> None:
+        """Retire the current attempts of these steps and of their loop iterations."""
+        if not step_ids:
+            return
+        await self.conn.execute(
+            step_runs.update()
+            .where(
+                _S.run_id == run_id,
+                _S.is_current.is_(True),
+                sa.or_(_S.step_id.in_(list(step_ids)), _S.parent_step_id.in_(list(step_ids))),
+            )
+            .values(is_current=False)
+        )
+
+    async def update_dependents(
+        self,
+        run_id: str,
+        step_ids: Sequence[str],
+        *,
+        completed: int,
+        failed: int,
+        skipped: int,
+    ) -> list[DependentUpdate]:
+        """Count one finished dependency on each pending step named; returns new counters."""
+        if not step_ids:
+            return []
+        rows = await self.conn.execute(
+            step_runs.update()
+            .where(
+                _S.run_id == run_id,
+                _S.step_id.in_(list(step_ids)),
+                _S.is_current.is_(True),
+                _S.status == "pending",
+            )
+            .values(
+                deps_remaining=_S.deps_remaining - 1,
+                n_completed=_S.n_completed + completed,
+                n_failed=_S.n_failed + failed,
+                n_skipped=_S.n_skipped + skipped,
+            )
+            .returning(
+                _S.id, _S.step_id, _S.deps_remaining, _S.n_completed, _S.n_failed, _S.n_skipped
+            )
+        )
+        return [
+            DependentUpdate(
+                id=r.id,
+                step_id=r.step_id,
+                deps_remaining=r.deps_remaining,
+                n_completed=r.n_completed,
+                n_failed=r.n_failed,
+                n_skipped=r.n_skipped,
+            )
+            for r in rows
+        ]
+
+    async def set_steps_status(
+        self, ids: Sequence[str], to: str, sources: Sequence[str], now: datetime, **values: Any
+    ) -> list[str]:
+        """Move these step runs to `to` where they are in `sources`; returns the moved ids."""
+        if not ids:
+            return []
+        if to in ("completed", "failed", "skipped", "cancelled"):
+            values.setdefault("completed_at", now)
+            values.setdefault("lease_owner", None)
+            values.setdefault("lease_expires_at", None)
+        rows = await self.conn.execute(
+            step_runs.update()
+            .where(_S.id.in_(list(ids)), _S.status.in_(list(sources)))
+            .values(status=to, **values)
+            .returning(_S.id)
+        )
+        return [r[0] for r in rows]
+
+    async def active_steps_of_run(self, run_id: str) -> list[StepRun]:
+        """Current step runs that have not ended (iterations included)."""
+        rows = await self.conn.execute(
+            sa.select(step_runs).where(
+                _S.run_id == run_id,
+                _S.is_current.is_(True),
+                _S.status.in_(["pending", "ready", "running", "waiting"]),
+            )
+        )
+        return [_step(r) for r in rows]
+
+    async def run_has_steps_in(self, run_id: str, statuses: Sequence[str]) -> bool:
+        """Whether any current step run of the run is in one of `statuses`."""
+        row = (
+            await self.conn.execute(
+                sa.select(_S.id)
+                .where(_S.run_id == run_id, _S.is_current.is_(True), _S.status.in_(list(statuses)))
+                .limit(1)
+            )
+        ).first()
+        return row is not None
+
+    async def wake_due_steps(self, now: datetime) -> list[tuple[str, str]]:
+        """Make waiting steps whose timer is due ready; returns (step run id, run id)."""
+        rows = await self.conn.execute(
+            step_runs.update()
+            .where(_S.status == "waiting", _S.wake_at <= now)
+            .values(status="ready", available_at=now, wake_at=None)
+            .returning(_S.id, _S.run_id)
+        )
+        return [(r.id, r.run_id) for r in rows]
+
+    async def expired_leases(self, now: datetime, limit: int = 500) -> list[StepRun]:
+        """Running steps whose lease lapsed."""
+        rows = await self.conn.execute(
+            sa.select(step_runs)
+            .where(_S.status == "running", _S.lease_expires_at < now)
+            .limit(limit)
+        )
+        return [_step(r) for r in rows]
+
+    async def renew_leases(self, worker_id: str, ids: Sequence[str], until: datetime) -> None:
+        """Extend the leases the worker holds on these steps."""
+        if ids:
+            await self.conn.execute(
+                step_runs.update()
+                .where(_S.id.in_(list(ids)), _S.lease_owner == worker_id, _S.status == "running")
+                .values(lease_expires_at=until)
+            )
+
+    async def not_running(self, ids: Sequence[str], worker_id: str) -> list[str]:
+        """Which of these step runs are no longer running under this worker's lease."""
+        if not ids:
+            return []
+        still = await self.conn.execute(
+            sa.select(_S.id).where(
+                _S.id.in_(list(ids)), _S.status == "running", _S.lease_owner == worker_id
+            )
+        )
+        alive = {r[0] for r in still}
+        return [i for i in ids if i not in alive]
+
+    async def next_timer(self, now: datetime) -> datetime | None:
+        """The earliest future moment a waiting or backing-off step becomes due."""
+        wake = (
+            await self.conn.execute(
+                sa.select(sa.func.min(_S.wake_at)).where(_S.status == "waiting")
+            )
+        ).scalar_one()
+        backoff = (
+            await self.conn.execute(
+                sa.select(sa.func.min(_S.available_at)).where(
+                    _S.status == "ready", _S.available_at > now
+                )
+            )
+        ).scalar_one()
+        moments = [m for m in (wake, backoff) if m is not None]
+        return min(moments) if moments else None
+
+    async def add_step_counters(
+        self, step_run_id: str, *, completed: int = 0, failed: int = 0, skipped: int = 0
+    ) -> tuple[int, int, int]:
+        """Count finished loop iterations on the loop's own step run."""
+        row = (
+            await self.conn.execute(
+                step_runs.update()
+                .where(_S.id == step_run_id)
+                .values(
+                    n_completed=_S.n_completed + completed,
+                    n_failed=_S.n_failed + failed,
+                    n_skipped=_S.n_skipped + skipped,
+                )
+                .returning(_S.n_completed, _S.n_failed, _S.n_skipped)
+            )
+        ).one()
+        return int(row.n_completed), int(row.n_failed), int(row.n_skipped)
+
+    async def release_pending_children(
+        self, run_id: str, parent_step_id: str, count: int, now: datetime
+    ) -> list[str]:
+        """Make the next `count` pending iterations of a loop ready, in item order."""
+        if count <= 0:
+            return []
+        nxt = (
+            sa.select(_S.id)
+            .where(
+                _S.run_id == run_id,
+                _S.parent_step_id == parent_step_id,
+                _S.is_current.is_(True),
+                _S.status == "pending",
+            )
+            .order_by(_S.item_index)
+            .limit(count)
+        )
+        ids = [r[0] for r in await self.conn.execute(nxt)]
+        return await self.set_steps_status(ids, "ready", ("pending",), now, available_at=now)
+
+    async def children_outputs(
+        self, run_id: str, parent_step_id: str
+    ) -> list[tuple[int, str, Any, str | None]]:
+        """(index, status, output, error) of a loop's current iterations, in item order."""
+        rows = await self.conn.execute(
+            sa.select(_S.item_index, _S.status, _S.output, _S.error)
+            .where(
+                _S.run_id == run_id,
+                _S.parent_step_id == parent_step_id,
+                _S.is_current.is_(True),
+            )
+            .order_by(_S.item_index)
+        )
+        return [(r.item_index, r.status, r.output, r.error) for r in rows]
