@@ -151,6 +151,63 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command("run")
+def run_command(
+    file: Annotated[Path, typer.Argument(help="Definition file (YAML or JSON)")],
+    inputs: Annotated[
+        list[str] | None, typer.Option("--input", "-i", help="key=value (JSON values typed)")
+    ] = None,
+) -> None:
+    """Run a definition here, without a server; exit 1 when the run fails."""
+    from flowdeck.cli.local_run import parse_inputs, run_file
+    from flowdeck.errors import FlowdeckError
+
+    raw = _load_file(file)
+    try:
+        values = parse_inputs(inputs or [])
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    try:
+        run = run_file(raw, values, err)
+    except FlowdeckError as exc:
+        err.print(f"[red]✗ {exc.detail}[/red]", highlight=False)
+        for problem in exc.errors:
+            err.print(f"  - {problem}", highlight=False, markup=False)
+        raise typer.Exit(1) from exc
+    if run.status == "completed":
+        err.print(f"[green]✓ run {run.status}[/green]")
+        out.print_json(json.dumps(run.output))
+        return
+    err.print(f"[red]✗ run {run.status}: {run.error or ''}[/red]", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command()
+def worker(
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="The shared PostgreSQL database")
+    ] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Run steps for a shared database (no API); SIGTERM drains and exits."""
+    from flowdeck.cli.worker_cmd import run_worker
+
+    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    run_worker(settings, err)
+
+
+def _load_file(file: Path) -> Any:
+    try:
+        return load_definition_text(file.read_text())
+    except OSError as exc:
+        err.print(f"[red]Cannot read {file}: {exc.strerror}[/red]")
+        raise typer.Exit(2) from exc
+    except DefinitionParseError as exc:
+        err.print(f"[red]✗ {file}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+
+
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to date."""

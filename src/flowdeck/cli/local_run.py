@@ -1,0 +1,108 @@
+"""`flowdeck run FILE`: run a definition in-process on a throwaway store, with live progress."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from flowdeck.config import Settings
+from flowdeck.domain.clock import SystemClock
+from flowdeck.domain.records import Run, StepRun
+from flowdeck.services.auth import AuthService, Principal
+from flowdeck.services.container import Services
+from flowdeck.store.migrate import upgrade
+from flowdeck.store.store import Store
+
+STATUS_STYLE = {
+    "completed": "green",
+    "failed": "red",
+    "running": "cyan",
+    "waiting": "yellow",
+    "skipped": "dim",
+    "cancelled": "magenta",
+    "pending": "dim",
+    "ready": "blue",
+}
+FINISHED = ("completed", "failed", "cancelled")
+
+
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """`k=v` pairs; a value that parses as JSON keeps its type (`n=5` is 5)."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--input takes key=value, got {pair!r}")
+        try:
+            inputs[key] = json.loads(value)
+        except ValueError:
+            inputs[key] = value
+    return inputs
+
+
+def _table(run: Run | None, steps: list[StepRun]) -> Table:
+    title = f"run {run.id} — {run.status}" if run else "starting…"
+    table = Table(title=title, title_justify="left", expand=False)
+    for column in ("step", "status", "attempt", "seconds", "detail"):
+        table.add_column(column)
+    for s in steps:
+        if not s.is_current:
+            continue
+        seconds = ""
+        if s.started_at and s.completed_at:
+            seconds = f"{(s.completed_at - s.started_at).total_seconds():.2f}"
+        detail = (s.error or "")[:80]
+        style = STATUS_STYLE.get(s.status, "")
+        table.add_row(s.step_id, f"[{style}]{s.status}[/{style}]", str(s.attempt), seconds, detail)
+    return table
+
+
+async def run_definition(
+    definition: dict[str, Any], inputs: dict[str, Any], console: Console, *, live: bool = True
+) -> tuple[Run, list[StepRun]]:
+    """Create the workflow on a temporary SQLite store, run it, show progress, return the end."""
+    with tempfile.TemporaryDirectory(prefix="flowdeck-run-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'flowdeck.db'}"
+        upgrade(url)
+        settings = Settings(data_dir=Path(tmp), database_url=url, poll_seconds=0.2)
+        store = Store.from_url(url)
+        services = Services.build(settings, store, SystemClock())
+        try:
+            await AuthService(store, services.clock).bootstrap(None)
+            async with store.read() as tx:
+                ws = await tx.get_workspace_by_slug("default")
+            assert ws is not None
+            me = Principal(
+                workspace_id=ws.id, key_id="cli", name="cli", scopes=("workflows:admin",)
+            )
+            wf = await services.workflows.create(me, definition)
+            await services.runtime.start_worker()
+            run, _ = await services.runs.start(me, wf.id, input_data=inputs, trigger="manual")
+            with Live(
+                _table(None, []), console=console, refresh_per_second=10, transient=not live
+            ) as view:
+                while True:
+                    run, steps = await services.runs.get(me, run.id)
+                    view.update(_table(run, steps))
+                    if run.status in FINISHED:
+                        break
+                    await services.runtime.bus.wait(run.id, 0.5)
+            if not live:
+                console.print(_table(run, steps))
+            return run, steps
+        finally:
+            await services.runtime.close(graceful=False)
+            await store.close()
+
+
+def run_file(definition: dict[str, Any], inputs: dict[str, Any], console: Console) -> Run:
+    """Synchronous entry point for the CLI."""
+    run, _ = asyncio.run(run_definition(definition, inputs, console, live=console.is_terminal))
+    return run
