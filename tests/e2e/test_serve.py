@@ -116,3 +116,19 @@ def test_db_upgrade_command(tmp_path: Path) -> None:
             text=True,
         )
         assert done.returncode == 0, done.stderr
+
+
+def test_apply_creates_then_versions(server: Server, tmp_path: Path) -> None:
+    key = (server.data_dir / "admin.key").read_text().strip()
+    spec = tmp_path / "wf.yaml"
+    spec.write_text("name: Applied\nsteps:\n  - {id: a, type: transform, config: {value: 1}}\n")
+    cmd = [*flowdeck_command(), "apply", str(spec), "--server", server.url, "--api-key", key]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert first.returncode == 0, first.stderr
+    assert "applied" in first.stdout and "version 1" in first.stdout
+    spec.write_text("name: Applied\nsteps:\n  - {id: a, type: transform, config: {value: 2}}\n")
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert "version 2" in second.stdout, second.stderr
+    spec.write_text("name: Applied\nsteps:\n  - {id: a, type: nope}\n")
+    bad = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 1 and "unknown type" in bad.stderr

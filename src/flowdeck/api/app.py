@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
-from flowdeck.api.routes import health, runs, workflows
+from flowdeck.api.routes import admin, health, runs, workflows
 from flowdeck.config import Settings
 from flowdeck.domain.clock import Clock
 from flowdeck.services.container import Services
@@ -47,6 +47,7 @@ def create_app(
     )
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(admin.router)
     app.include_router(runs.router)
     app.include_router(workflows.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

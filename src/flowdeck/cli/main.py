@@ -208,6 +208,57 @@ def _load_file(file: Path) -> Any:
         raise typer.Exit(1) from exc
 
 
+@app.command()
+def apply(
+    file: Annotated[Path, typer.Argument(help="Definition file (YAML or JSON)")],
+    server: Annotated[
+        str, typer.Option("--server", envvar="FLOWDECK_SERVER", help="Server URL")
+    ] = "http://127.0.0.1:8700",
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", envvar="FLOWDECK_API_KEY", help="API key")
+    ] = None,
+) -> None:
+    """Create the workflow on a server, or update it (a new version) when it exists."""
+    import httpx
+
+    from flowdeck.services.workflows import slugify
+
+    raw = _load_file(file)
+    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
+        err.print("[red]The definition needs a `name`[/red]")
+        raise typer.Exit(1)
+    key = api_key or _read_local_key()
+    slug = slugify(raw["name"])
+    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {key}"}) as client:
+        try:
+            found = client.get(f"/api/workflows/{slug}")
+            if found.status_code == 404:
+                resp = client.post("/api/workflows", json={"definition": raw})
+            else:
+                resp = client.put(f"/api/workflows/{slug}", json={"definition": raw})
+        except httpx.HTTPError as exc:
+            err.print(f"[red]Cannot reach {server}: {exc}[/red]")
+            raise typer.Exit(2) from exc
+    body = resp.json() if resp.headers.get("content-type", "").find("json") >= 0 else {}
+    if resp.status_code >= 400:
+        err.print(f"[red]✗ {body.get('detail', resp.text)}[/red]", highlight=False)
+        for problem in body.get("errors", []):
+            err.print(f"  - {problem}", highlight=False, markup=False)
+        raise typer.Exit(1)
+    wf = body.get("workflow", body)
+    out.print(f"{wf['slug']} ({wf['id']}) is at version {wf['version']}", highlight=False)
+
+
+def _read_local_key() -> str:
+    settings = load_settings()
+    path = settings.data_dir / "admin.key"
+    try:
+        return path.read_text().strip()
+    except OSError as exc:
+        err.print(f"[red]No --api-key given and {path} is not readable[/red]")
+        raise typer.Exit(2) from exc
+
+
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to date."""

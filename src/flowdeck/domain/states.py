@@ -17,7 +17,7 @@ STEP_TERMINAL: frozenset[str] = frozenset({"completed", "failed", "skipped", "ca
 RUN_TRANSITIONS: dict[str, frozenset[str]] = {
     "queued": frozenset({"running", "cancelled"}),
     "running": frozenset({"waiting", "paused", "completed", "failed", "cancelled"}),
-    "waiting": frozenset({"running", "paused", "completed", "failed", "cancelled"}),
+    "waiting": frozenset({"queued", "running", "paused", "completed", "failed", "cancelled"}),
     "paused": frozenset({"queued", "running", "cancelled"}),
     "failed": frozenset({"queued"}),
     "cancelled": frozenset({"queued"}),

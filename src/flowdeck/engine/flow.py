@@ -12,7 +12,7 @@ from flowdeck.domain.definition import RetryPolicy
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import decide
-from flowdeck.domain.templating import TemplateError, render_value
+from flowdeck.domain.templating import TemplateError, referenced_steps_in, render_value
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
@@ -321,6 +321,7 @@ class StepFlow:
         cw: CompiledWorkflow,
         child: StepRun,
         status: str,
+        error: str | None = None,
     ) -> None:
         """One loop iteration ended: release the next, or finish the loop."""
         assert child.parent_step_id is not None
@@ -336,19 +337,24 @@ class StepFlow:
         total = int(parent.state["total"])
         now = self.clock.now()
         if failed and parent.state.get("fail_fast", True):
+            # Running siblings are interrupted too (the worker sees their step cancelled),
+            # and the child runs of waiting `workflow` iterations are cancelled with them.
+            unfinished = ("pending", "ready", "running", "waiting")
             active = [
-                s.id
+                s
                 for s in await tx.current_steps(run.id, parent_step_id=parent.step_id)
-                if s.status in ("pending", "ready")
+                if s.status in unfinished
             ]
-            await tx.set_steps_status(active, "cancelled", ("pending", "ready"), now)
+            await tx.set_steps_status([s.id for s in active], "cancelled", unfinished, now)
+            await self._cancel_child_runs(tx, fx, active)
             await self.apply(
                 tx,
                 fx,
                 run,
                 parent,
                 StepFailed(
-                    f"Iteration {child.item_index} failed: {child.error or status}", retryable=False
+                    f"Iteration {child.item_index} failed: {error or child.error or status}",
+                    retryable=False,
                 ),
                 worker_id=None,
                 sources=("waiting",),
@@ -376,6 +382,17 @@ class StepFlow:
             return
         if await tx.release_pending_children(run.id, parent.step_id, 1, now):
             fx.ready = True
+            # An iteration that waited (a child run) may have left the run `waiting`.
+            await self.requeue_waiting(tx, fx, run.id)
+
+    async def _cancel_child_runs(self, tx: EngineTx, fx: Effects, steps: list[StepRun]) -> None:
+        from flowdeck.engine.lifecycle import cancel, is_active  # circular at import time
+
+        for step in steps:
+            child_run_id = (step.state or {}).get("child_run_id")
+            child = await tx.get_run(str(child_run_id)) if child_run_id else None
+            if child is not None and is_active(child):
+                await cancel(self, tx, fx, child, "loop stopped after a failed iteration")
 
     async def _start_child(
         self,
@@ -390,23 +407,27 @@ class StepFlow:
     ) -> None:
         from flowdeck.engine.lifecycle import create_child_run  # circular at import time
 
-        try:
-            child = await create_child_run(self, tx, run, step, start)
-        except StepFailed as failure:
-            await self.apply(tx, fx, run, step, failure, worker_id=worker_id, sources=sources)
-            return
         now = self.clock.now()
+        # Take the step first: one that is no longer ours (cancelled meanwhile) must not
+        # leave an orphan child run behind.
         if not await tx.finish_step(
             step.id,
             "waiting",
             now,
             sources=sources,
             worker_id=worker_id,
-            state={"child_run_id": child.id},
             lease_owner=None,
             lease_expires_at=None,
         ):
             return
+        try:
+            child = await create_child_run(self, tx, run, step, start)
+        except StepFailed as failure:
+            await self.apply(tx, fx, run, step, failure, worker_id=None, sources=("waiting",))
+            return
+        await tx.finish_step(
+            step.id, "waiting", now, sources=("waiting",), state={"child_run_id": child.id}
+        )
         await self.event(
             tx,
             fx,
@@ -438,7 +459,7 @@ class StepFlow:
         if step.parent_step_id is not None:
             if cost:
                 await tx.add_to_run_counters(run.id, cost=cost)
-            await self.child_terminal(tx, fx, run, cw, step, status)
+            await self.child_terminal(tx, fx, run, cw, step, status, error)
             return
         now = self.clock.now()
         queue: deque[tuple[str, str, Any]] = deque([(step.step_id, status, output)])
@@ -502,11 +523,21 @@ class StepFlow:
                 if moved:
                     fx.ready = True
                     fx.ready_ids.extend(moved)
-                    await tx.set_run_status(run.id, "running", ("waiting",))
+                    await self.requeue_waiting(tx, fx, run.id)
         if remaining <= 0:
             await self.finalize(tx, fx, run.id)
         elif not fx.ready_ids:
             await self.maybe_waiting(tx, fx, run.id)
+
+    async def requeue_waiting(self, tx: EngineTx, fx: Effects, run_id: str) -> None:
+        """A `waiting` run has steps to execute again: it queues for a slot like any run.
+
+        A waiting run holds no slot of the run limits, so it must not simply go back to
+        `running`; admission puts it there when the limits allow (it is first in line).
+        """
+        if await tx.set_run_status(run_id, "queued", ("waiting",)):
+            fx.admit = True
+            fx.runs_touched.add(run_id)
 
     async def maybe_waiting(self, tx: EngineTx, fx: Effects, run_id: str) -> None:
         """A running run with nothing ready or running, but something waiting, is `waiting`."""
@@ -533,12 +564,19 @@ class StepFlow:
                 "run": {"id": run.id, "workflow_id": run.workflow_id, "trigger": run.trigger},
                 "secrets": self.redactor.secrets,
             }
-            try:
-                output = self.redactor.redact(
-                    {o.name: render_value(o.value, ctx) for o in cw.definition.outputs}
-                )
-            except TemplateError as exc:
-                status, error = "failed", f"Could not compute the run's outputs: {exc}"
+            values: dict[str, Any] = {}
+            for o in cw.definition.outputs:
+                try:
+                    values[o.name] = render_value(o.value, ctx)
+                except TemplateError as exc:
+                    if referenced_steps_in(o.value) - set(outputs):
+                        # It reads a step that did not complete (an untaken branch): null.
+                        values[o.name] = None
+                        continue
+                    status = "failed"
+                    error = f"Could not compute output '{o.name}': {exc}"
+                    break
+            output = self.redactor.redact(values) if status == "completed" else None
         if not await tx.set_run_status(
             run.id, status, ("running", "waiting"), completed_at=now, output=output, error=error
         ):

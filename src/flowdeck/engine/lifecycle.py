@@ -117,6 +117,9 @@ async def start(flow: StepFlow, tx: EngineTx, fx: Effects, run: Run) -> bool:
         fx.ready = True
         if run.steps_remaining <= 0:
             await flow.finalize(tx, fx, run.id)
+        else:
+            # Resumed with only waiting steps (a timer, a child run): it executes nothing.
+            await flow.maybe_waiting(tx, fx, run.id)
         return True
     cw = await flow.compiled(tx, run)
     steps = [

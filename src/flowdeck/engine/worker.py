@@ -184,9 +184,9 @@ class Worker:
             async with self.store.write() as tx:
                 now = self.clock.now()
                 for _step_run_id, run_id in await tx.wake_due_steps(now):
-                    await tx.set_run_status(run_id, "running", ("waiting",))
+                    await self.flow.requeue_waiting(tx, fx, run_id)
                     fx.runs_touched.add(run_id)
-                if self._need_admit:
+                if self._need_admit or fx.admit:
                     self._need_admit = False
                     await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
                 if cap > 0:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flowdeck.config import Settings
+from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock, SystemClock
 from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.steps.registry import all_handlers, config_registry
 from flowdeck.engine.worker import WorkerSettings
+from flowdeck.services.admin import AdminService
 from flowdeck.services.auth import AuthService
 from flowdeck.services.ports import StorePort
 from flowdeck.services.runs import RunService
@@ -26,11 +28,19 @@ class Services:
     workflows: WorkflowService
     runs: RunService
     runtime: Runtime
+    admin: AdminService
+    box: SecretBox
 
     @classmethod
     def build(cls, settings: Settings, store: StorePort, clock: Clock | None = None) -> Services:
         """Wire the services for `store`."""
         clock = clock or SystemClock()
+        box = (
+            SecretBox.from_passphrase(settings.secret_key)
+            if settings.secret_key
+            else SecretBox.from_data_dir(settings.data_dir)
+        )
+        auth = AuthService(store, clock)
         handlers = all_handlers()
         runtime = Runtime(store, clock, handlers, settings=worker_settings(settings))
         env = runtime.step_env
@@ -43,12 +53,14 @@ class Services:
             settings=settings,
             store=store,
             clock=clock,
-            auth=AuthService(store, clock),
+            auth=auth,
             workflows=WorkflowService(
                 store, clock, max_steps=settings.max_steps, step_configs=config_registry(handlers)
             ),
             runs=RunService(store, clock, runtime),
             runtime=runtime,
+            admin=AdminService(store, clock, auth, box),
+            box=box,
         )
 
 

@@ -146,12 +146,15 @@ class StepQueries(Queries):
     async def claim_steps(
         self, ids: Sequence[str], worker_id: str, now: datetime, lease_until: datetime
     ) -> list[StepRun]:
-        """Lease these steps if they are still ready."""
+        """Lease these steps if they are still ready and their run is running (not paused)."""
         if not ids:
             return []
+        run_is_running = (
+            sa.select(runs.c.id).where(runs.c.id == _S.run_id, runs.c.status == "running").exists()
+        )
         rows = await self.conn.execute(
             step_runs.update()
-            .where(_S.id.in_(list(ids)), _S.status == "ready")
+            .where(_S.id.in_(list(ids)), _S.status == "ready", run_is_running)
             .values(
                 status="running",
                 lease_owner=worker_id,

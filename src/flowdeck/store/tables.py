@@ -69,6 +69,10 @@ workflows = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("deleted_at", UTCDateTime(), nullable=True),
+    sa.Column("pre_archive_status", sa.String(16), nullable=True),
+    sa.Column("source_workflow_id", sa.String(40), nullable=True),
+    sa.Column("source_kind", sa.String(16), nullable=True),
+    sa.Column("webhook_secret", sa.Text(), nullable=True),
     sa.UniqueConstraint("workspace_id", "slug"),
     sa.UniqueConstraint("workspace_id", "name"),
     sa.Index("ix_workflows_workspace_status", "workspace_id", "status"),
@@ -137,6 +141,7 @@ runs = sa.Table(
     sa.Index("ix_runs_workflow_id_id", "workflow_id", "id"),
     sa.Index("ix_runs_workspace_id_status", "workspace_id", "status"),
     sa.Index("ix_runs_parent_run_id", "parent_run_id"),
+    sa.Index("ix_runs_workflow_id_created_at", "workflow_id", "created_at"),
 )
 
 step_runs = sa.Table(
@@ -207,4 +212,64 @@ run_events = sa.Table(
     sa.Column("type", sa.String(32), nullable=False),
     sa.Column("data", JSONType, nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+secrets = sa.Table(
+    "secrets",
+    metadata,
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("ciphertext", sa.Text(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+schedules = sa.Table(
+    "schedules",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("workspace_id", sa.String(40), nullable=False),
+    sa.Column(
+        "workflow_id",
+        sa.String(40),
+        sa.ForeignKey("workflows.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("cron_expression", sa.String(200), nullable=False),
+    sa.Column("timezone", sa.String(64), nullable=False),
+    sa.Column("input_data", JSONType, nullable=False),
+    sa.Column("enabled", sa.Boolean(), nullable=False),
+    sa.Column("next_run_at", UTCDateTime(), nullable=True),
+    sa.Column("last_run_at", UTCDateTime(), nullable=True),
+    sa.Column("last_run_id", sa.String(40), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_schedules_due", "enabled", "next_run_at"),
+)
+
+templates = sa.Table(
+    "templates",
+    metadata,
+    sa.Column("id", sa.String(60), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("category", sa.String(64), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("definition", JSONType, nullable=False),
+    sa.Column("source_workflow_id", sa.String(40), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("workspace_id", "name"),
 )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from flowdeck.store.runs import RunQueries
+from flowdeck.store.secrets import SecretQueries
 from flowdeck.store.steps import StepQueries
 from flowdeck.store.workflows import WorkflowQueries
 from flowdeck.store.workspaces import WorkspaceQueries
 
 
-class Tx(WorkspaceQueries, WorkflowQueries, RunQueries, StepQueries):
+class Tx(WorkspaceQueries, WorkflowQueries, RunQueries, StepQueries, SecretQueries):
     """All queries Flowdeck runs, bound to one open transaction."""

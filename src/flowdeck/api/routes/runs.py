@@ -132,12 +132,13 @@ async def stream_run(
                 yield ServerSentEvent(
                     data=json.dumps(event.data), event=event.type, id=str(event.seq)
                 )
-                if event.type in FINAL_EVENTS:
-                    return
-            if batch:
+            # A final event ends the stream only when it is the log's last: a resumed run
+            # has a run_failed or run_cancelled followed by run_resumed and more.
+            ended = run.status in ("completed", "failed", "cancelled")
+            if batch and not (ended and batch[-1].type in FINAL_EVENTS):
                 continue
-            if run.status in ("completed", "failed", "cancelled"):
-                return  # the final event was before Last-Event-ID
+            if ended:
+                return
             if await request.is_disconnected():
                 return
             await bus.wait(run_id, 1.0)

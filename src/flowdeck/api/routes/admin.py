@@ -1,0 +1,127 @@
+"""Workspace administration: /api/keys, /api/secrets, /api/workspaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Response
+from pydantic import Field
+
+from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.schemas import RequestBody
+from flowdeck.domain.clock import isoformat
+from flowdeck.services.views import api_key_view, workspace_view
+
+router = APIRouter(prefix="/api", tags=["administration"])
+
+
+class KeyCreate(RequestBody):
+    """POST /api/keys."""
+
+    name: str = Field(min_length=1, max_length=200)
+    scopes: list[str] = Field(min_length=1)
+
+
+class SecretPut(RequestBody):
+    """PUT /api/secrets/{name}."""
+
+    value: str
+
+
+class SecretCreate(SecretPut):
+    """POST /api/secrets."""
+
+    name: str
+
+
+class WorkspaceCreate(RequestBody):
+    """POST /api/workspaces."""
+
+    slug: str
+    name: str | None = None
+
+
+@router.post("/keys", status_code=201)
+async def create_key(
+    body: KeyCreate, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Create a key; its secret is in this response and never again."""
+    key, secret = await services.admin.create_key(principal, body.name, body.scopes)
+    return {"key": api_key_view(key), "secret": secret}
+
+
+@router.get("/keys")
+async def list_keys(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """The workspace's keys, without secrets."""
+    return {"keys": [api_key_view(k) for k in await services.admin.list_keys(principal)]}
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Revoke a key."""
+    await services.admin.revoke_key(principal, key_id)
+    return Response(status_code=204)
+
+
+async def _put_secret(
+    services: Any, principal: Any, name: str, value: str, response: Response
+) -> dict[str, Any]:
+    created = await services.admin.put_secret(principal, name, value)
+    response.status_code = 201 if created else 200
+    return {"name": name, "created": created}
+
+
+@router.put("/secrets/{name}")
+async def put_secret(
+    name: str, body: SecretPut, principal: PrincipalDep, services: ServicesDep, response: Response
+) -> dict[str, Any]:
+    """Create or replace a secret (the value is encrypted and never returned)."""
+    return await _put_secret(services, principal, name, body.value, response)
+
+
+@router.post("/secrets")
+async def create_secret(
+    body: SecretCreate, principal: PrincipalDep, services: ServicesDep, response: Response
+) -> dict[str, Any]:
+    """Create or replace a secret by name."""
+    return await _put_secret(services, principal, body.name, body.value, response)
+
+
+@router.get("/secrets")
+async def list_secrets(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Secret names; values are never returned."""
+    found = await services.admin.list_secrets(principal)
+    return {
+        "secrets": [
+            {
+                "name": s.name,
+                "created_at": isoformat(s.created_at),
+                "updated_at": isoformat(s.updated_at),
+            }
+            for s in found
+        ]
+    }
+
+
+@router.delete("/secrets/{name}", status_code=204)
+async def delete_secret(name: str, principal: PrincipalDep, services: ServicesDep) -> Response:
+    """Delete a secret."""
+    await services.admin.delete_secret(principal, name)
+    return Response(status_code=204)
+
+
+@router.get("/workspaces")
+async def list_workspaces(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """Every workspace (instance admins only)."""
+    return {
+        "workspaces": [workspace_view(w) for w in await services.admin.list_workspaces(principal)]
+    }
+
+
+@router.post("/workspaces", status_code=201)
+async def create_workspace(
+    body: WorkspaceCreate, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """A new workspace and its first admin key (secret shown once)."""
+    ws, key, secret = await services.admin.create_workspace(principal, body.slug, body.name)
+    return {"workspace": workspace_view(ws), "key": api_key_view(key), "secret": secret}

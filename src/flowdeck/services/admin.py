@@ -1,0 +1,129 @@
+"""Workspace administration: API keys, secrets, workspaces (instance admins)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from flowdeck.crypto import SecretBox
+from flowdeck.domain.clock import Clock
+from flowdeck.domain.ids import new_id
+from flowdeck.domain.records import ApiKey, Workspace
+from flowdeck.errors import Conflict, Forbidden, InvalidInput, NotFound
+from flowdeck.services.auth import AuthService, Principal
+from flowdeck.services.ports import StorePort
+
+SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+WORKSPACE_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
+MAX_SECRET_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class SecretInfo:
+    """A secret's name and dates; never its value."""
+
+    name: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AdminService:
+    """Keys, secrets and workspaces."""
+
+    def __init__(self, store: StorePort, clock: Clock, auth: AuthService, box: SecretBox) -> None:
+        self.store = store
+        self.clock = clock
+        self.auth = auth
+        self.box = box
+
+    # -- keys --------------------------------------------------------------------------------
+
+    async def create_key(
+        self, principal: Principal, name: str, scopes: Sequence[str]
+    ) -> tuple[ApiKey, str]:
+        """A new key in the caller's workspace; the secret is returned once."""
+        principal.require("workflows:admin")
+        if not name.strip():
+            raise InvalidInput("Invalid key", errors=["name must not be empty"])
+        return await self.auth.create_key(principal.workspace_id, name.strip(), scopes)
+
+    async def list_keys(self, principal: Principal) -> list[ApiKey]:
+        """The workspace's keys (metadata only)."""
+        principal.require("workflows:admin")
+        async with self.store.read() as tx:
+            return await tx.list_api_keys(principal.workspace_id)
+
+    async def revoke_key(self, principal: Principal, key_id: str) -> None:
+        """Revoke a key of the workspace; it stops working at once."""
+        principal.require("workflows:admin")
+        async with self.store.write() as tx:
+            if not await tx.revoke_api_key(principal.workspace_id, key_id, self.clock.now()):
+                raise NotFound(f"API key '{key_id}' not found")
+
+    # -- secrets -------------------------------------------------------------------------------
+
+    async def put_secret(self, principal: Principal, name: str, value: str) -> bool:
+        """Store a secret encrypted; True when it is new."""
+        principal.require("workflows:admin")
+        errors = []
+        if not SECRET_NAME.match(name):
+            errors.append(
+                f"Secret name '{name}' must start with a letter or _ and use only letters, "
+                "digits and _ (at most 100)"
+            )
+        if len(value.encode()) > MAX_SECRET_BYTES:
+            errors.append(f"A secret value may be at most {MAX_SECRET_BYTES} bytes")
+        if not value:
+            errors.append("A secret value must not be empty")
+        if errors:
+            raise InvalidInput("Invalid secret", errors=errors)
+        async with self.store.write() as tx:
+            return await tx.put_secret(
+                principal.workspace_id, name, self.box.encrypt(value), self.clock.now()
+            )
+
+    async def list_secrets(self, principal: Principal) -> list[SecretInfo]:
+        """Names and dates of the workspace's secrets."""
+        principal.require("workflows:admin")
+        async with self.store.read() as tx:
+            rows = await tx.list_secret_names(principal.workspace_id)
+        return [SecretInfo(name=n, created_at=c, updated_at=u) for n, c, u in rows]
+
+    async def delete_secret(self, principal: Principal, name: str) -> None:
+        """Delete a secret."""
+        principal.require("workflows:admin")
+        async with self.store.write() as tx:
+            if not await tx.delete_secret(principal.workspace_id, name):
+                raise NotFound(f"Secret '{name}' not found")
+
+    # -- workspaces (instance admins) -----------------------------------------------------------
+
+    def _instance_admin(self, principal: Principal) -> None:
+        if not principal.instance_admin:
+            raise Forbidden("Only an instance admin key may manage workspaces")
+
+    async def list_workspaces(self, principal: Principal) -> list[Workspace]:
+        """Every workspace on the instance."""
+        self._instance_admin(principal)
+        async with self.store.read() as tx:
+            return await tx.list_workspaces()
+
+    async def create_workspace(
+        self, principal: Principal, slug: str, name: str | None
+    ) -> tuple[Workspace, ApiKey, str]:
+        """A new workspace with its first admin key (the secret is returned once)."""
+        self._instance_admin(principal)
+        if not WORKSPACE_SLUG.match(slug):
+            raise InvalidInput(
+                "Invalid workspace",
+                errors=[f"slug '{slug}' must be lowercase letters, digits and hyphens"],
+            )
+        ws = Workspace(id=new_id("ws"), slug=slug, name=name or slug, created_at=self.clock.now())
+        async with self.store.write() as tx:
+            if await tx.get_workspace_by_slug(slug) is not None:
+                raise Conflict(f"A workspace with slug '{slug}' already exists")
+            await tx.insert_workspace(ws)
+        key, secret = await self.auth.create_key(ws.id, "admin", ("workflows:admin",))
+        return ws, key, secret
