@@ -17,7 +17,7 @@ from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.ports import EngineTx
-from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.steps.base import (
     Completed,
     SpawnChildren,
@@ -50,20 +50,21 @@ def duration(run: Run) -> float | None:
 class StepFlow:
     """Turns one step's outcome into committed state and the transitions it causes."""
 
-    def __init__(self, clock: Clock, definitions: DefinitionCache, redactor: Redactor) -> None:
+    def __init__(self, clock: Clock, definitions: DefinitionCache, secrets: SecretCache) -> None:
         self.clock = clock
         self.definitions = definitions
-        self.redactor = redactor
+        self.secrets = secrets
 
     async def compiled(self, tx: EngineTx, run: Run) -> CompiledWorkflow:
         """The run's compiled definition."""
         return await self.definitions.get(tx, run.workflow_id, run.workflow_version)
 
-    async def event(self, tx: EngineTx, fx: Effects, run_id: str, kind: str, **data: Any) -> None:
-        """Append one event to the run's log."""
-        data = {"run_id": run_id, **data, "timestamp": _iso(self.clock)}
-        await tx.append_events(run_id, [(kind, self.redactor.redact(data))], self.clock.now())
-        fx.runs_touched.add(run_id)
+    async def event(self, tx: EngineTx, fx: Effects, run: Run, kind: str, **data: Any) -> None:
+        """Append one event to the run's log (secrets masked)."""
+        redactor = await self.secrets.get(tx, run.workspace_id)
+        data = {"run_id": run.id, **data, "timestamp": _iso(self.clock)}
+        await tx.append_events(run.id, [(kind, redactor.redact(data))], self.clock.now())
+        fx.runs_touched.add(run.id)
 
     # -- outcomes -------------------------------------------------------------------------
 
@@ -87,7 +88,8 @@ class StepFlow:
         now = self.clock.now()
         cw = await self.compiled(tx, run)
         if isinstance(outcome, Completed):
-            output = self.redactor.redact(outcome.output)
+            redactor = await self.secrets.get(tx, run.workspace_id)
+            output = redactor.redact(outcome.output)
             if not await tx.finish_step(
                 step.id,
                 "completed",
@@ -101,7 +103,7 @@ class StepFlow:
             await self.event(
                 tx,
                 fx,
-                run.id,
+                run,
                 "step_completed",
                 step_id=step.step_id,
                 attempt=step.attempt,
@@ -121,7 +123,7 @@ class StepFlow:
             ):
                 return
             await self.event(
-                tx, fx, run.id, "step_skipped", step_id=step.step_id, reason=outcome.reason
+                tx, fx, run, "step_skipped", step_id=step.step_id, reason=outcome.reason
             )
             await self.terminal(tx, fx, run, cw, step, "skipped", None)
         elif isinstance(outcome, Suspended):
@@ -140,7 +142,7 @@ class StepFlow:
             await self.event(
                 tx,
                 fx,
-                run.id,
+                run,
                 "step_waiting",
                 step_id=step.step_id,
                 reason=outcome.reason,
@@ -165,8 +167,9 @@ class StepFlow:
         sources: tuple[str, ...],
     ) -> None:
         now = self.clock.now()
-        error = str(self.redactor.redact(failure.message))
-        output = self.redactor.redact(failure.output)
+        redactor = await self.secrets.get(tx, run.workspace_id)
+        error = str(redactor.redact(failure.message))
+        output = redactor.redact(failure.output)
         policy = self.retry_policy(cw, step)
         if failure.retryable and step.attempt < policy.max_attempts:
             if not await tx.finish_step(
@@ -185,7 +188,7 @@ class StepFlow:
             await self.event(
                 tx,
                 fx,
-                run.id,
+                run,
                 "step_retrying",
                 step_id=step.step_id,
                 attempt=step.attempt,
@@ -205,7 +208,7 @@ class StepFlow:
         ):
             return
         await self.event(
-            tx, fx, run.id, "step_failed", step_id=step.step_id, attempt=step.attempt, error=error
+            tx, fx, run, "step_failed", step_id=step.step_id, attempt=step.attempt, error=error
         )
         await self.terminal(tx, fx, run, cw, step, "failed", None, error=error)
 
@@ -252,7 +255,7 @@ class StepFlow:
         await self.event(
             tx,
             fx,
-            run.id,
+            run,
             "step_retrying",
             step_id=step.step_id,
             attempt=step.attempt,
@@ -431,7 +434,7 @@ class StepFlow:
         await self.event(
             tx,
             fx,
-            run.id,
+            run,
             "step_waiting",
             step_id=step.step_id,
             reason="workflow",
@@ -476,9 +479,7 @@ class StepFlow:
                 if cw.definition.on_failure == "pause" and await tx.set_run_status(
                     run.id, "paused", ("running", "waiting")
                 ):
-                    await self.event(
-                        tx, fx, run.id, "run_paused", reason=f"step '{step_id}' failed"
-                    )
+                    await self.event(tx, fx, run, "run_paused", reason=f"step '{step_id}' failed")
             skips: frozenset[str] = frozenset()
             if (
                 st == "completed"
@@ -512,9 +513,7 @@ class StepFlow:
                 elif verdict == "skip" and await tx.set_steps_status(
                     [u.id], "skipped", ("pending",), now, output={"reason": reason}
                 ):
-                    await self.event(
-                        tx, fx, run.id, "step_skipped", step_id=u.step_id, reason=reason
-                    )
+                    await self.event(tx, fx, run, "step_skipped", step_id=u.step_id, reason=reason)
                     queue.append((u.step_id, "skipped", None))
             if ready:
                 moved = await tx.set_steps_status(
@@ -558,11 +557,12 @@ class StepFlow:
         status = "failed" if run.steps_failed else "completed"
         if status == "completed" and cw.definition.outputs:
             outputs = await tx.step_outputs(run.id, None)
+            redactor = await self.secrets.get(tx, run.workspace_id)
             ctx = {
                 "inputs": run.input_data,
                 "steps": {sid: {"output": out} for sid, out in outputs.items()},
                 "run": {"id": run.id, "workflow_id": run.workflow_id, "trigger": run.trigger},
-                "secrets": self.redactor.secrets,
+                "secrets": redactor.secrets,
             }
             values: dict[str, Any] = {}
             for o in cw.definition.outputs:
@@ -576,7 +576,7 @@ class StepFlow:
                     status = "failed"
                     error = f"Could not compute output '{o.name}': {exc}"
                     break
-            output = self.redactor.redact(values) if status == "completed" else None
+            output = redactor.redact(values) if status == "completed" else None
         if not await tx.set_run_status(
             run.id, status, ("running", "waiting"), completed_at=now, output=output, error=error
         ):
@@ -587,7 +587,7 @@ class StepFlow:
             await self.event(
                 tx,
                 fx,
-                run.id,
+                run,
                 "run_completed",
                 status=status,
                 duration_seconds=duration(done),
@@ -597,7 +597,7 @@ class StepFlow:
             await self.event(
                 tx,
                 fx,
-                run.id,
+                run,
                 "run_failed",
                 status=status,
                 duration_seconds=duration(done),

@@ -141,7 +141,7 @@ async def start(flow: StepFlow, tx: EngineTx, fx: Effects, run: Run) -> bool:
     await flow.event(
         tx,
         fx,
-        run.id,
+        run,
         "run_started",
         workflow_id=run.workflow_id,
         workflow_version=run.workflow_version,
@@ -166,7 +166,7 @@ async def cancel(flow: StepFlow, tx: EngineTx, fx: Effects, run: Run, reason: st
     )
     fx.cancelled_runs.add(run.id)
     fx.admit = True
-    await flow.event(tx, fx, run.id, "run_cancelled", status="cancelled", reason=reason)
+    await flow.event(tx, fx, run, "run_cancelled", status="cancelled", reason=reason)
     for child_id in await tx.active_child_runs(run.id):
         child = await tx.get_run(child_id)
         if child is not None:
@@ -180,7 +180,7 @@ async def pause(flow: StepFlow, tx: EngineTx, fx: Effects, run: Run) -> None:
     """Stop dispatching the run's steps; running ones finish."""
     if not await tx.set_run_status(run.id, "paused", ("running", "waiting", "queued")):
         raise Conflict(f"Run '{run.id}' is {run.status}; only an active run can be paused")
-    await flow.event(tx, fx, run.id, "run_paused", reason="requested")
+    await flow.event(tx, fx, run, "run_paused", reason="requested")
 
 
 async def resume(
@@ -279,7 +279,7 @@ async def resume(
     )
     if not await tx.set_run_status(run.id, "queued", (run.status,)):
         raise Conflict(f"Run '{run.id}' changed while resuming; try again")
-    await flow.event(tx, fx, run.id, "run_resumed", from_step=from_step, steps=sorted(reset))
+    await flow.event(tx, fx, run, "run_resumed", from_step=from_step, steps=sorted(reset))
     resumed = await tx.get_run(run.id)
     assert resumed is not None
     by_id = {s.step_id: s for s in fresh}
@@ -289,7 +289,7 @@ async def resume(
             [step.id], "skipped", ("pending",), now, output={"reason": "upstream did not succeed"}
         ):
             await flow.event(
-                tx, fx, run.id, "step_skipped", step_id=sid, reason="upstream did not succeed"
+                tx, fx, run, "step_skipped", step_id=sid, reason="upstream did not succeed"
             )
             await flow.terminal(tx, fx, resumed, cw, step, "skipped", None)
     fx.admit = True

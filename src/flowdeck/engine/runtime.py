@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -12,7 +12,7 @@ from flowdeck.engine.effects import Effects
 from flowdeck.engine.events import EventBus
 from flowdeck.engine.flow import StepFlow
 from flowdeck.engine.ports import EngineStore
-from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.steps.base import StepEnvironment, StepHandler
 from flowdeck.engine.worker import Worker, WorkerSettings
 
@@ -28,13 +28,14 @@ class Runtime:
         *,
         settings: WorkerSettings | None = None,
         step_env: StepEnvironment | None = None,
+        decrypt: Callable[[str], str] | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings or WorkerSettings()
         self.handlers = dict(handlers)
         self.bus = EventBus()
-        self.flow = StepFlow(clock, DefinitionCache(), Redactor())
+        self.flow = StepFlow(clock, DefinitionCache(), SecretCache(decrypt))
         self._own_http: httpx.AsyncClient | None = None
         if step_env is None:
             self._own_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=True)

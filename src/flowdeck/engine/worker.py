@@ -24,6 +24,7 @@ from flowdeck.engine.events import EventBus
 from flowdeck.engine.flow import Outcome, Skipped, StepFlow
 from flowdeck.engine.ports import EngineStore, EngineTx
 from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.steps.base import StepContext, StepEnvironment, StepFailed, StepHandler
 from flowdeck.errors import FlowdeckError
 
@@ -52,6 +53,7 @@ class Claimed:
     step: StepRun
     compiled: CompiledWorkflow
     context: dict[str, Any]
+    redactor: Redactor
 
 
 class Worker:
@@ -75,8 +77,7 @@ class Worker:
         self.settings = settings or WorkerSettings()
         self.bus = bus or EventBus()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
-        self.flow = flow or StepFlow(clock, DefinitionCache(), Redactor())
-        self.redactor = self.flow.redactor
+        self.flow = flow or StepFlow(clock, DefinitionCache(), SecretCache(None))
         self._wake = asyncio.Event()
         self._results: asyncio.Queue[tuple[Claimed, Outcome]] = asyncio.Queue()
         self._inflight: dict[str, tuple[asyncio.Task[None], Claimed]] = {}
@@ -170,8 +171,9 @@ class Worker:
             if run is None:
                 continue
             cw = await self.flow.compiled(tx, run)
-            ctx = await build_context(tx, run, cw, step, self.redactor.secrets)
-            claimed.append(Claimed(run=run, step=step, compiled=cw, context=ctx))
+            redactor = await self.flow.secrets.get(tx, run.workspace_id)
+            ctx = await build_context(tx, run, cw, step, redactor.secrets)
+            claimed.append(Claimed(run=run, step=step, compiled=cw, context=ctx, redactor=redactor))
         return claimed
 
     async def _dispatch_loop(self) -> None:
@@ -212,7 +214,7 @@ class Worker:
     async def _started_events(self, tx: EngineTx, fx: Effects, claimed: list[Claimed]) -> None:
         for c in claimed:
             await self.flow.event(
-                tx, fx, c.run.id, "step_started", step_id=c.step.step_id, attempt=c.step.attempt
+                tx, fx, c.run, "step_started", step_id=c.step.step_id, attempt=c.step.attempt
             )
 
     def _spawn(self, claimed: Claimed) -> None:
@@ -264,7 +266,7 @@ class Worker:
             env=self.step_env,
             state=c.step.state if not is_child or c.step.state != _item_only(c.step) else None,
             timeout_seconds=step_def.timeout_seconds,
-            redact=self.redactor.redact,
+            redact=c.redactor.redact,
         )
         try:
             if step_def.when and not is_child and not ctx.evaluate(step_def.when):

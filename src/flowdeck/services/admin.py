@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,11 +32,20 @@ class SecretInfo:
 class AdminService:
     """Keys, secrets and workspaces."""
 
-    def __init__(self, store: StorePort, clock: Clock, auth: AuthService, box: SecretBox) -> None:
+    def __init__(
+        self,
+        store: StorePort,
+        clock: Clock,
+        auth: AuthService,
+        box: SecretBox,
+        *,
+        on_secrets_changed: Callable[[str], None] = lambda _workspace_id: None,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.auth = auth
         self.box = box
+        self.on_secrets_changed = on_secrets_changed
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -80,9 +89,11 @@ class AdminService:
         if errors:
             raise InvalidInput("Invalid secret", errors=errors)
         async with self.store.write() as tx:
-            return await tx.put_secret(
+            created = await tx.put_secret(
                 principal.workspace_id, name, self.box.encrypt(value), self.clock.now()
             )
+        self.on_secrets_changed(principal.workspace_id)
+        return created
 
     async def list_secrets(self, principal: Principal) -> list[SecretInfo]:
         """Names and dates of the workspace's secrets."""
@@ -97,6 +108,7 @@ class AdminService:
         async with self.store.write() as tx:
             if not await tx.delete_secret(principal.workspace_id, name):
                 raise NotFound(f"Secret '{name}' not found")
+        self.on_secrets_changed(principal.workspace_id)
 
     # -- workspaces (instance admins) -----------------------------------------------------------
 

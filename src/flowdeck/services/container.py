@@ -42,7 +42,9 @@ class Services:
         )
         auth = AuthService(store, clock)
         handlers = all_handlers()
-        runtime = Runtime(store, clock, handlers, settings=worker_settings(settings))
+        runtime = Runtime(
+            store, clock, handlers, settings=worker_settings(settings), decrypt=box.decrypt
+        )
         env = runtime.step_env
         env.allow_scripts = settings.allow_scripts
         env.script_cpu_seconds = settings.script_cpu_seconds
@@ -59,7 +61,9 @@ class Services:
             ),
             runs=RunService(store, clock, runtime),
             runtime=runtime,
-            admin=AdminService(store, clock, auth, box),
+            admin=AdminService(
+                store, clock, auth, box, on_secrets_changed=runtime.flow.secrets.invalidate
+            ),
             box=box,
         )
 
