@@ -10,7 +10,18 @@ from fastapi import FastAPI
 from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
-from flowdeck.api.routes import admin, health, runs, workflows
+from flowdeck.api.routes import (
+    admin,
+    analytics,
+    health,
+    hooks,
+    lifecycle,
+    public,
+    runs,
+    schedules,
+    templates,
+    workflows,
+)
 from flowdeck.config import Settings
 from flowdeck.domain.clock import Clock
 from flowdeck.services.container import Services
@@ -32,9 +43,13 @@ def create_app(
         app.state.services = services
         if settings.run_worker:
             await services.runtime.start_worker()
+        await services.schedules.start()
+        await services.lifecycle.start()
         try:
             yield
         finally:
+            await services.lifecycle.stop()
+            await services.schedules.stop()
             await services.runtime.close()
             if own:
                 await active.close()
@@ -47,8 +62,9 @@ def create_app(
     )
     problems.install(app)
     app.include_router(health.router)
-    app.include_router(admin.router)
-    app.include_router(runs.router)
+    # Fixed paths under /api/workflows come before the /{workflow_id} routes they resemble.
+    for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
+        app.include_router(module.router)
     app.include_router(workflows.router)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app

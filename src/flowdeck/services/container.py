@@ -11,9 +11,13 @@ from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.steps.registry import all_handlers, config_registry
 from flowdeck.engine.worker import WorkerSettings
 from flowdeck.services.admin import AdminService
+from flowdeck.services.analytics import AnalyticsService
 from flowdeck.services.auth import AuthService
+from flowdeck.services.lifecycle import LifecycleService
 from flowdeck.services.ports import StorePort
 from flowdeck.services.runs import RunService
+from flowdeck.services.schedules import ScheduleService
+from flowdeck.services.templates import TemplateService
 from flowdeck.services.workflows import WorkflowService
 
 
@@ -30,6 +34,10 @@ class Services:
     runtime: Runtime
     admin: AdminService
     box: SecretBox
+    schedules: ScheduleService
+    lifecycle: LifecycleService
+    templates: TemplateService
+    analytics: AnalyticsService
 
     @classmethod
     def build(cls, settings: Settings, store: StorePort, clock: Clock | None = None) -> Services:
@@ -51,20 +59,25 @@ class Services:
         env.script_memory_mb = settings.script_memory_mb
         env.llm_base_url = settings.llm_base_url
         env.llm_api_key = settings.llm_api_key
+        workflows = WorkflowService(
+            store, clock, max_steps=settings.max_steps, step_configs=config_registry(handlers)
+        )
         return cls(
             settings=settings,
             store=store,
             clock=clock,
             auth=auth,
-            workflows=WorkflowService(
-                store, clock, max_steps=settings.max_steps, step_configs=config_registry(handlers)
-            ),
+            workflows=workflows,
             runs=RunService(store, clock, runtime),
             runtime=runtime,
             admin=AdminService(
                 store, clock, auth, box, on_secrets_changed=runtime.flow.secrets.invalidate
             ),
             box=box,
+            schedules=ScheduleService(store, clock, runtime, settings),
+            lifecycle=LifecycleService(store, clock, runtime, box, settings),
+            templates=TemplateService(store, clock, workflows),
+            analytics=AnalyticsService(store, clock),
         )
 
 

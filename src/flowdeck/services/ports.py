@@ -76,6 +76,14 @@ class TxPort(EngineTx, Protocol):
     ) -> list[tuple[str, datetime, datetime]]: ...
     async def delete_secret(self, workspace_id: str, name: str) -> bool: ...
 
+    # -- lifecycle and access (workflows, trash, tokens, hooks) --
+
+    # -- schedules --
+
+    # -- templates --
+
+    # -- analytics and related --
+
 
 class StorePort(Protocol):
     """Opens transactions."""

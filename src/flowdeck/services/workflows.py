@@ -27,12 +27,18 @@ from flowdeck.services.ports import StorePort, TxPort
 
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 VISIBILITIES = ("private", "public")
+# Paths under /api/workflows that a slug may not take.
+RESERVED_SLUGS = frozenset(
+    {"templates", "runs", "schedules", "validate", "bulk-delete", "fork", "trash"}
+)
 
 
 def slugify(name: str) -> str:
     """A URL slug from a display name ("Fetch and notify" → "fetch-and-notify")."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:100].strip("-")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:90].strip("-")
+    if slug in RESERVED_SLUGS:
+        slug += "-workflow"
     return slug or "workflow"
 
 
@@ -141,6 +147,8 @@ class WorkflowService:
             errors.append(
                 f"slug '{slug}' must be lowercase letters, digits and hyphens (at most 100)"
             )
+        elif slug in RESERVED_SLUGS:
+            errors.append(f"slug '{slug}' is reserved; choose another")
         if isinstance(definition, dict) and description is not None:
             definition = {**definition, "description": description}
         result = self.validate(definition)

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+from flowdeck.store.analytics import AnalyticsQueries
 from flowdeck.store.runs import RunQueries
+from flowdeck.store.schedules import ScheduleQueries
 from flowdeck.store.secrets import SecretQueries
 from flowdeck.store.steps import StepQueries
+from flowdeck.store.templates import TemplateQueries
 from flowdeck.store.workflows import WorkflowQueries
 from flowdeck.store.workspaces import WorkspaceQueries
 
 
-class Tx(WorkspaceQueries, WorkflowQueries, RunQueries, StepQueries, SecretQueries):
+class Tx(
+    WorkspaceQueries,
+    WorkflowQueries,
+    RunQueries,
+    StepQueries,
+    SecretQueries,
+    ScheduleQueries,
+    TemplateQueries,
+    AnalyticsQueries,
+):
     """All queries Flowdeck runs, bound to one open transaction."""

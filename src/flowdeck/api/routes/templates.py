@@ -1,0 +1,7 @@
+"""Templates endpoints (scaffold: being built)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["templates"])

@@ -1,0 +1,9 @@
+"""Template queries (scaffold: being built)."""
+
+from __future__ import annotations
+
+from flowdeck.store.queries import Queries
+
+
+class TemplateQueries(Queries):
+    """Template queries."""
