@@ -7,6 +7,7 @@ from typing import Any
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import RUN_ACTIVE, decide, run_sources
+from flowdeck.engine import nesting
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.flow import StepFlow
@@ -173,7 +174,7 @@ async def cancel(flow: StepFlow, tx: EngineTx, fx: Effects, run: Run, reason: st
             await cancel(flow, tx, fx, child, "parent run cancelled")
     cancelled = await tx.get_run(run.id)
     if cancelled is not None:
-        await flow.notify_parent(tx, fx, cancelled, None, reason)
+        await nesting.notify_parent(flow, tx, fx, cancelled, None, reason)
 
 
 async def pause(flow: StepFlow, tx: EngineTx, fx: Effects, run: Run) -> None:
