@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -15,6 +16,11 @@ class Effects:
     runs_touched: set[str] = field(default_factory=set)
     cancelled_runs: set[str] = field(default_factory=set)
     ready_ids: list[str] = field(default_factory=list)
+    # Batch mode (the worker's commits): step ends and events are collected and written
+    # once per run at `StepFlow.settle`, instead of statement by statement.
+    batch: bool = False
+    ended: list[Any] = field(default_factory=list)
+    events: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def merge(self, other: Effects) -> None:
         """Fold another transaction's effects into this one."""

@@ -3,35 +3,48 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 
 class EventBus:
-    """Readers wait on a run; writers announce that a run's log grew."""
+    """Readers listen on a run; writers announce that a run's log grew."""
 
     def __init__(self) -> None:
-        self._waiters: dict[str, set[asyncio.Event]] = defaultdict(set)
+        self._listeners: dict[str, set[asyncio.Event]] = defaultdict(set)
 
     def publish(self, run_ids: Iterable[str]) -> None:
-        """Wake every reader of these runs."""
+        """Wake every listener of these runs."""
         for run_id in run_ids:
-            for event in self._waiters.get(run_id, ()):
+            for event in self._listeners.get(run_id, ()):
                 event.set()
 
-    async def wait(self, run_id: str, seconds: float) -> bool:
-        """Wait until the run's log may have grown, or `seconds` pass."""
+    @contextlib.contextmanager
+    def listen(self, run_id: str) -> Iterator[asyncio.Event]:
+        """An event set whenever the run's log grows, for as long as the block lasts.
+
+        Listen before reading the log: a publish between the read and the wait then still
+        wakes the reader (clear the event before each read).
+        """
         event = asyncio.Event()
-        self._waiters[run_id].add(event)
+        self._listeners[run_id].add(event)
         try:
-            async with asyncio.timeout(seconds):
-                await event.wait()
-            return True
-        except TimeoutError:
-            return False
+            yield event
         finally:
-            waiters = self._waiters.get(run_id)
-            if waiters is not None:
-                waiters.discard(event)
-                if not waiters:
-                    del self._waiters[run_id]
+            listeners = self._listeners.get(run_id)
+            if listeners is not None:
+                listeners.discard(event)
+                if not listeners:
+                    del self._listeners[run_id]
+
+    async def wait(self, run_id: str, seconds: float) -> bool:
+        """Wait until the run's log may have grown, or `seconds` pass (may miss a publish
+        that came before the call: use `listen` when that matters)."""
+        with self.listen(run_id) as event:
+            try:
+                async with asyncio.timeout(seconds):
+                    await event.wait()
+                return True
+            except TimeoutError:
+                return False

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -29,6 +28,20 @@ from flowdeck.engine.steps.base import (
 )
 
 MAX_LEASE_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class _Ended:
+    """A top-level step that ended, waiting for its consequences to be worked out."""
+
+    run: Run
+    cw: CompiledWorkflow
+    step_id: str
+    status: str
+    output: Any
+    cost: float
+    error: str | None
+    was_waiting: bool
 
 
 @dataclass(frozen=True)
@@ -63,9 +76,19 @@ class StepFlow:
     async def event(self, tx: EngineTx, fx: Effects, run: Run, kind: str, **data: Any) -> None:
         """Append one event to the run's log (secrets masked)."""
         redactor = await self.secrets.get(tx, run.workspace_id)
-        data = {"run_id": run.id, **data, "timestamp": _iso(self.clock)}
-        await tx.append_events(run.id, [(kind, redactor.redact(data))], self.clock.now())
+        data = redactor.redact({"run_id": run.id, **data, "timestamp": _iso(self.clock)})
         fx.runs_touched.add(run.id)
+        if fx.batch:
+            fx.events.setdefault(run.id, []).append((kind, data))
+        else:
+            await tx.append_events(run.id, [(kind, data)], self.clock.now())
+
+    async def flush_events(self, tx: EngineTx, fx: Effects) -> None:
+        """Write buffered events: one sequence bump and one insert per run."""
+        events, fx.events = fx.events, {}
+        now = self.clock.now()
+        for run_id, batch in events.items():
+            await tx.append_events(run_id, batch, now)
 
     # -- outcomes -------------------------------------------------------------------------
 
@@ -110,7 +133,17 @@ class StepFlow:
                 attempt=step.attempt,
                 output=output,
             )
-            await self.terminal(tx, fx, run, cw, step, "completed", output, outcome.cost)
+            await self.terminal(
+                tx,
+                fx,
+                run,
+                cw,
+                step,
+                "completed",
+                output,
+                outcome.cost,
+                was_waiting="waiting" in sources,
+            )
         elif isinstance(outcome, StepFailed):
             await self._failed(tx, fx, run, cw, step, outcome, worker_id, sources)
         elif isinstance(outcome, Skipped):
@@ -211,7 +244,9 @@ class StepFlow:
         await self.event(
             tx, fx, run, "step_failed", step_id=step.step_id, attempt=step.attempt, error=error
         )
-        await self.terminal(tx, fx, run, cw, step, "failed", None, error=error)
+        await self.terminal(
+            tx, fx, run, cw, step, "failed", None, error=error, was_waiting="waiting" in sources
+        )
 
     async def retry(self, tx: EngineTx, fx: Effects, run: Run, step: StepRun, when: Any) -> None:
         """Insert the next attempt of `step`, ready at `when`."""
@@ -279,75 +314,110 @@ class StepFlow:
         cost: float = 0.0,
         *,
         error: str | None = None,
+        was_waiting: bool = False,
     ) -> None:
-        """A step ended: count it, decide its dependents, and end the run when all ended."""
+        """A step ended: count it, decide its dependents, and end the run when all ended.
+
+        In batch mode the consequences are worked out at `settle`, once per run for every
+        step that ended in the transaction; otherwise at once.
+        """
         if step.parent_step_id is not None:
             if cost:
                 await tx.add_to_run_counters(run.id, cost=cost)
             await nesting.child_terminal(self, tx, fx, run, cw, step, status, error)
             return
+        fx.ended.append(_Ended(run, cw, step.step_id, status, output, cost, error, was_waiting))
+        if not fx.batch:
+            await self.settle(tx, fx)
+
+    async def settle(self, tx: EngineTx, fx: Effects, *, flush: bool = True) -> None:
+        """Work out every collected step end (and what those cause), then write events."""
+        while fx.ended:
+            ended: list[_Ended] = fx.ended
+            fx.ended = []
+            by_run: dict[str, list[_Ended]] = {}
+            for item in ended:
+                by_run.setdefault(item.run.id, []).append(item)
+            for items in by_run.values():
+                await self._settle_run(tx, fx, items)
+        if flush:
+            await self.flush_events(tx, fx)
+
+    async def _settle_run(self, tx: EngineTx, fx: Effects, items: list[_Ended]) -> None:
+        run, cw = items[0].run, items[0].cw
         now = self.clock.now()
-        queue: deque[tuple[str, str, Any]] = deque([(step.step_id, status, output)])
-        remaining = 0
-        first = True
-        while queue:
-            step_id, st, out = queue.popleft()
-            remaining, _ = await tx.add_to_run_counters(
-                run.id, remaining=-1, failed=int(st == "failed"), cost=cost if first else 0.0
-            )
-            first = False
-            if st == "failed":
-                await tx.set_run_error_once(run.id, f"Step '{step_id}' failed: {error}")
-                if cw.definition.on_failure == "pause" and await tx.set_run_status(
-                    run.id, "paused", ("running", "waiting")
-                ):
-                    await self.event(tx, fx, run, "run_paused", reason=f"step '{step_id}' failed")
-            skips: frozenset[str] = frozenset()
-            if (
-                st == "completed"
-                and cw.steps[step_id].type == "condition"
-                and isinstance(out, dict)
+        remaining, _ = await tx.add_to_run_counters(
+            run.id,
+            remaining=-len(items),
+            failed=sum(1 for i in items if i.status == "failed"),
+            cost=sum(i.cost for i in items),
+        )
+        for item in items:
+            if item.status != "failed":
+                continue
+            await tx.set_run_error_once(run.id, f"Step '{item.step_id}' failed: {item.error}")
+            if cw.definition.on_failure == "pause" and await tx.set_run_status(
+                run.id, "paused", ("running", "waiting")
             ):
-                skips = cw.branch_skips(step_id, str(out.get("branch")))
-            updates = await tx.update_dependents(
-                run.id,
-                cw.dependents.get(step_id, []),
-                completed=int(st == "completed"),
-                failed=int(st in ("failed", "cancelled")),
-                skipped=int(st == "skipped"),
-            )
-            ready: list[str] = []
-            for u in updates:
-                if u.step_id in skips:
-                    verdict = "skip"
-                    reason = f"branch not taken by '{step_id}'"
-                else:
-                    verdict = decide(
-                        cw.steps[u.step_id].trigger_rule,
-                        deps_remaining=u.deps_remaining,
-                        n_completed=u.n_completed,
-                        n_failed=u.n_failed,
-                        n_skipped=u.n_skipped,
-                    )
-                    reason = "upstream did not succeed"
+                await self.event(tx, fx, run, "run_paused", reason=f"step '{item.step_id}' failed")
+        # Count the ends on each dependent: one UPDATE per distinct set of increments.
+        counts: dict[str, list[int]] = {}
+        forced: dict[str, str] = {}
+        for item in items:
+            if (
+                item.status == "completed"
+                and cw.steps[item.step_id].type == "condition"
+                and isinstance(item.output, dict)
+            ):
+                for dep in cw.branch_skips(item.step_id, str(item.output.get("branch"))):
+                    forced[dep] = f"branch not taken by '{item.step_id}'"
+            for dep in cw.dependents.get(item.step_id, []):
+                c = counts.setdefault(dep, [0, 0, 0, 0])
+                c[0] += 1
+                c[1] += item.status == "completed"
+                c[2] += item.status in ("failed", "cancelled")
+                c[3] += item.status == "skipped"
+        groups: dict[tuple[int, ...], list[str]] = {}
+        for dep, c in counts.items():
+            groups.setdefault(tuple(c), []).append(dep)
+        ready: list[str] = []
+        skips: dict[str, list[tuple[str, str]]] = {}
+        for (n, done, failed, skipped), deps in groups.items():
+            for u in await tx.update_dependents(
+                run.id, deps, ended=n, completed=done, failed=failed, skipped=skipped
+            ):
+                if u.step_id in forced:
+                    skips.setdefault(forced[u.step_id], []).append((u.id, u.step_id))
+                    continue
+                verdict = decide(
+                    cw.steps[u.step_id].trigger_rule,
+                    deps_remaining=u.deps_remaining,
+                    n_completed=u.n_completed,
+                    n_failed=u.n_failed,
+                    n_skipped=u.n_skipped,
+                )
                 if verdict == "ready":
                     ready.append(u.id)
-                elif verdict == "skip" and await tx.set_steps_status(
-                    [u.id], "skipped", ("pending",), now, output={"reason": reason}
-                ):
-                    await self.event(tx, fx, run, "step_skipped", step_id=u.step_id, reason=reason)
-                    queue.append((u.step_id, "skipped", None))
-            if ready:
-                moved = await tx.set_steps_status(
-                    ready, "ready", ("pending",), now, available_at=now
-                )
-                if moved:
-                    fx.ready = True
-                    fx.ready_ids.extend(moved)
+                elif verdict == "skip":
+                    skips.setdefault("upstream did not succeed", []).append((u.id, u.step_id))
+        moved: list[str] = []
+        if ready:
+            moved = await tx.set_steps_status(ready, "ready", ("pending",), now, available_at=now)
+            if moved:
+                fx.ready = True
+                fx.ready_ids.extend(moved)
+                if any(i.was_waiting for i in items):
                     await self.requeue_waiting(tx, fx, run.id)
+        for reason, found in skips.items():
+            names = dict(found)
+            for sid in await tx.set_steps_status(
+                list(names), "skipped", ("pending",), now, output={"reason": reason}
+            ):
+                await self.event(tx, fx, run, "step_skipped", step_id=names[sid], reason=reason)
+                fx.ended.append(_Ended(run, cw, names[sid], "skipped", None, 0.0, None, False))
         if remaining <= 0:
             await self.finalize(tx, fx, run.id)
-        elif not fx.ready_ids:
+        elif not moved and not skips:
             await self.maybe_waiting(tx, fx, run.id)
 
     async def requeue_waiting(self, tx: EngineTx, fx: Effects, run_id: str) -> None:

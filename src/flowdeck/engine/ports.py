@@ -63,6 +63,7 @@ class EngineTx(Protocol):
         completed: int,
         failed: int,
         skipped: int,
+        ended: int = 1,
     ) -> list[DependentUpdate]: ...
     async def set_steps_status(
         self, ids: Sequence[str], to: str, sources: Sequence[str], now: datetime, **values: Any

@@ -42,7 +42,7 @@ class WorkerSettings:
     poll_seconds: float = 1.0
     cancel_check_seconds: float = 0.25
     shutdown_grace_seconds: float = 10.0
-    commit_batch: int = 500
+    commit_batch: int = 128
 
 
 @dataclass
@@ -85,6 +85,8 @@ class Worker:
         self._stopping = False
         self._handing_back: set[str] = set()
         self._need_admit = True
+        # Ready steps were left unclaimed for lack of capacity: look again when some frees.
+        self._backlog = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -161,9 +163,12 @@ class Worker:
     def _lease_until(self) -> Any:
         return self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
 
-    async def _prepare(self, tx: EngineTx, steps: list[StepRun]) -> list[Claimed]:
+    async def _prepare(
+        self, tx: EngineTx, steps: list[StepRun], known: Mapping[str, Run] | None = None
+    ) -> list[Claimed]:
         claimed = []
-        runs: dict[str, Run | None] = {}
+        # Only a run's fixed fields are used here, so a run already in hand needs no read.
+        runs: dict[str, Run | None] = dict(known or {})
         for step in steps:
             if step.run_id not in runs:
                 runs[step.run_id] = await tx.get_run(step.run_id)
@@ -180,7 +185,7 @@ class Worker:
         while not self._stopping:
             self._wake.clear()
             claimed: list[Claimed] = []
-            fx = Effects()
+            fx = Effects(batch=True)
             next_timer = None
             cap = self.capacity
             async with self.store.write() as tx:
@@ -195,8 +200,12 @@ class Worker:
                     steps = await tx.claim_ready_steps(self.id, cap, now, self._lease_until())
                     claimed = await self._prepare(tx, steps)
                     await self._started_events(tx, fx, claimed)
+                    self._backlog = len(steps) >= cap
+                else:
+                    self._backlog = True
                 if len(claimed) < cap:
                     next_timer = await tx.next_timer(now)
+                await self.flow.settle(tx, fx)
             self.after_commit(fx)
             for c in claimed:
                 self._spawn(c)
@@ -241,6 +250,10 @@ class Worker:
         except Exception as exc:  # a handler bug fails the step, never the worker
             log.exception("step %s of run %s crashed", c.step.step_id, c.run.id)
             outcome = StepFailed(f"{type(exc).__name__}: {exc}", retryable=True)
+        finally:
+            # Free the slot now: the done-callback runs later, and a commit on SQLite never
+            # yields to the loop, so capacity computed during it would still count this step.
+            self._inflight.pop(c.step.id, None)
         self._results.put_nowait((c, outcome))
 
     async def _run_handler(self, c: Claimed, step_def: Any) -> Outcome:
@@ -300,12 +313,14 @@ class Worker:
 
     async def _commit(self, batch: list[tuple[Claimed, Outcome]]) -> None:
         for attempt in range(5):
-            fx = Effects()
+            fx = Effects(batch=True)
             claimed: list[Claimed] = []
+            known = {c.run.id: c.run for c, _ in batch}
             try:
                 async with self.store.write() as tx:
                     for c, outcome in batch:
                         await self.flow.apply(tx, fx, c.run, c.step, outcome, worker_id=self.id)
+                    await self.flow.settle(tx, fx, flush=False)
                     if fx.admit:
                         await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
                     cap = self.capacity
@@ -314,10 +329,11 @@ class Worker:
                         steps = await tx.claim_steps(
                             fx.ready_ids[:cap], self.id, now, self._lease_until()
                         )
-                        claimed = await self._prepare(tx, steps)
+                        claimed = await self._prepare(tx, steps, known)
                         await self._started_events(tx, fx, claimed)
                         if len(steps) == len(fx.ready_ids):
                             fx.ready = False  # all taken here: no need to wake the dispatcher
+                    await self.flow.settle(tx, fx)
             except FlowdeckError as exc:
                 if not exc.retryable:
                     raise
@@ -327,6 +343,8 @@ class Worker:
             self.after_commit(fx)
             for c in claimed:
                 self._spawn(c)
+            if self._backlog and self.capacity > 0:
+                self.wake()
             return
         log.error(
             "dropping %d step results after repeated database errors; leases will "
@@ -339,7 +357,7 @@ class Worker:
     async def _maintenance_loop(self) -> None:
         while not self._stopping:
             await asyncio.sleep(self.settings.heartbeat_seconds)
-            fx = Effects()
+            fx = Effects(batch=True)
             async with self.store.write() as tx:
                 await tx.renew_leases(self.id, list(self._inflight), self._lease_until())
                 for step in await tx.expired_leases(self.clock.now()):
@@ -347,6 +365,7 @@ class Worker:
                     if run is not None:
                         await self.flow.expire_lease(tx, fx, run, step)
                 await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
+                await self.flow.settle(tx, fx)
             self.after_commit(fx)
 
     async def _cancel_watch_loop(self) -> None:

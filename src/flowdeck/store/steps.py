@@ -214,8 +214,10 @@ class StepQueries(Queries):
         completed: int,
         failed: int,
         skipped: int,
+        ended: int = 1,
     ) -> list[DependentUpdate]:
-        """Count one finished dependency on each pending step named; returns new counters."""
+        """Count `ended` finished dependencies on each pending step named (of which so many
+        completed, failed, were skipped); returns the new counters."""
         if not step_ids:
             return []
         rows = await self.conn.execute(
@@ -227,7 +229,7 @@ class StepQueries(Queries):
                 _S.status == "pending",
             )
             .values(
-                deps_remaining=_S.deps_remaining - 1,
+                deps_remaining=_S.deps_remaining - ended,
                 n_completed=_S.n_completed + completed,
                 n_failed=_S.n_failed + failed,
                 n_skipped=_S.n_skipped + skipped,

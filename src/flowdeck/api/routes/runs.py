@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -124,8 +126,14 @@ async def stream_run(
     bus = services.runtime.bus
 
     async def events() -> AsyncIterator[ServerSentEvent]:
+        with bus.listen(run_id) as grew:
+            async for event in _follow(grew):
+                yield event
+
+    async def _follow(grew: asyncio.Event) -> AsyncIterator[ServerSentEvent]:
         last = after
         while True:
+            grew.clear()  # before reading: a commit after the read wakes the wait below
             run, batch = await services.runs.events(principal, run_id, last)
             for event in batch:
                 last = event.seq
@@ -141,6 +149,8 @@ async def stream_run(
                 return
             if await request.is_disconnected():
                 return
-            await bus.wait(run_id, 1.0)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.0):  # the fallback poll (other processes)
+                    await grew.wait()
 
     return EventSourceResponse(events(), ping=15)
