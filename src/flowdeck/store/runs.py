@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowdeck.domain.records import Page, Run, RunEvent
-from flowdeck.store.queries import Queries
+from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import run_events, runs
 
 _RUN_COLUMNS = [c for c in runs.c if c.name != "event_seq"]
@@ -46,7 +46,8 @@ class RunQueries(Queries):
     async def insert_run(self, run: Run) -> None:
         """Store a new run."""
         await self.conn.execute(
-            runs.insert().values(
+            prepared("insert_run", runs.insert),
+            dict(
                 id=run.id,
                 workspace_id=run.workspace_id,
                 workflow_id=run.workflow_id,
@@ -68,15 +69,19 @@ class RunQueries(Queries):
                 created_at=run.created_at,
                 started_at=run.started_at,
                 completed_at=run.completed_at,
-            )
+            ),
         )
 
     async def get_run(self, run_id: str, workspace_id: str | None = None) -> Run | None:
         """The run with this id (in the workspace, when one is given)."""
-        query = sa.select(*_RUN_COLUMNS).where(runs.c.id == run_id)
-        if workspace_id is not None:
-            query = query.where(runs.c.workspace_id == workspace_id)
-        row = (await self.conn.execute(query)).first()
+        scoped = workspace_id is not None
+
+        def build() -> Any:
+            query = sa.select(*_RUN_COLUMNS).where(runs.c.id == sa.bindparam("b_id"))
+            return query.where(runs.c.workspace_id == sa.bindparam("b_ws")) if scoped else query
+
+        stmt = prepared(("get_run", scoped), build)
+        row = (await self.conn.execute(stmt, {"b_id": run_id, "b_ws": workspace_id})).first()
         return _run(row) if row else None
 
     async def find_run_by_idempotency_key(self, workflow_id: str, key: str) -> Run | None:
@@ -124,11 +129,21 @@ class RunQueries(Queries):
         self, run_id: str, to: str, sources: Sequence[str], **values: Any
     ) -> bool:
         """Move the run to `to` if it is in one of `sources` (a conditional update)."""
-        result = await self.conn.execute(
-            runs.update()
-            .where(runs.c.id == run_id, runs.c.status.in_(list(sources)))
-            .values(status=to, **values)
-        )
+        keys = tuple(sorted(values))
+
+        def build() -> Any:
+            return (
+                runs.update()
+                .where(
+                    runs.c.id == sa.bindparam("b_id"),
+                    runs.c.status.in_(sa.bindparam("b_sources", expanding=True)),
+                )
+                .values(status=sa.bindparam("b_to"), **{k: sa.bindparam(f"v_{k}") for k in keys})
+            )
+
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update(b_id=run_id, b_sources=list(sources), b_to=to)
+        result = await self.conn.execute(prepared(("set_run_status", keys), build), params)
         return result.rowcount == 1
 
     async def update_run(self, run_id: str, **values: Any) -> None:
@@ -139,18 +154,21 @@ class RunQueries(Queries):
         self, run_id: str, *, remaining: int = 0, failed: int = 0, cost: float = 0.0
     ) -> tuple[int, int]:
         """Add to steps_remaining, steps_failed and cost; returns the new remaining, failed."""
-        row = (
-            await self.conn.execute(
+
+        def build() -> Any:
+            return (
                 runs.update()
-                .where(runs.c.id == run_id)
+                .where(runs.c.id == sa.bindparam("b_id"))
                 .values(
-                    steps_remaining=runs.c.steps_remaining + remaining,
-                    steps_failed=runs.c.steps_failed + failed,
-                    cost=runs.c.cost + cost,
+                    steps_remaining=runs.c.steps_remaining + sa.bindparam("b_remaining"),
+                    steps_failed=runs.c.steps_failed + sa.bindparam("b_failed"),
+                    cost=runs.c.cost + sa.bindparam("b_cost"),
                 )
                 .returning(runs.c.steps_remaining, runs.c.steps_failed)
             )
-        ).one()
+
+        params = {"b_id": run_id, "b_remaining": remaining, "b_failed": failed, "b_cost": cost}
+        row = (await self.conn.execute(prepared("run_counters", build), params)).one()
         return int(row.steps_remaining), int(row.steps_failed)
 
     async def lock_admission(self) -> None:
@@ -160,22 +178,28 @@ class RunQueries(Queries):
 
     async def running_run_counts(self) -> dict[str, int]:
         """How many runs execute now, per workflow."""
-        rows = await self.conn.execute(
-            sa.select(runs.c.workflow_id, sa.func.count().label("n"))
-            .where(runs.c.status == "running")
-            .group_by(runs.c.workflow_id)
+        stmt = prepared(
+            "running_counts",
+            lambda: (
+                sa.select(runs.c.workflow_id, sa.func.count().label("n"))
+                .where(runs.c.status == "running")
+                .group_by(runs.c.workflow_id)
+            ),
         )
-        return {r.workflow_id: int(r.n) for r in rows}
+        return {r.workflow_id: int(r.n) for r in await self.conn.execute(stmt)}
 
     async def queued_runs(self, limit: int) -> list[Run]:
         """The oldest queued runs, first in first out."""
-        rows = await self.conn.execute(
-            sa.select(*_RUN_COLUMNS)
-            .where(runs.c.status == "queued")
-            .order_by(runs.c.id)
-            .limit(limit)
+        stmt = prepared(
+            "queued_runs",
+            lambda: (
+                sa.select(*_RUN_COLUMNS)
+                .where(runs.c.status == "queued")
+                .order_by(runs.c.id)
+                .limit(sa.bindparam("b_limit"))
+            ),
         )
-        return [_run(r) for r in rows]
+        return [_run(r) for r in await self.conn.execute(stmt, {"b_limit": limit})]
 
     async def active_child_runs(self, parent_run_id: str) -> list[str]:
         """Ids of the run's child runs that have not ended."""
@@ -216,17 +240,19 @@ class RunQueries(Queries):
         """Append events with the next sequence numbers; returns the last one."""
         if not events:
             return 0
-        last = (
-            await self.conn.execute(
+        bump = prepared(
+            "event_seq",
+            lambda: (
                 runs.update()
-                .where(runs.c.id == run_id)
-                .values(event_seq=runs.c.event_seq + len(events))
+                .where(runs.c.id == sa.bindparam("b_id"))
+                .values(event_seq=runs.c.event_seq + sa.bindparam("b_n"))
                 .returning(runs.c.event_seq)
-            )
-        ).scalar_one()
+            ),
+        )
+        last = (await self.conn.execute(bump, {"b_id": run_id, "b_n": len(events)})).scalar_one()
         first = int(last) - len(events) + 1
         await self.conn.execute(
-            run_events.insert(),
+            prepared("insert_events", run_events.insert),
             [
                 {"run_id": run_id, "seq": first + i, "type": t, "data": d, "created_at": now}
                 for i, (t, d) in enumerate(events)
@@ -251,6 +277,12 @@ class RunQueries(Queries):
 
     async def set_run_error_once(self, run_id: str, error: str) -> None:
         """Record the run's first error; later ones do not overwrite it."""
-        await self.conn.execute(
-            runs.update().where(runs.c.id == run_id, runs.c.error.is_(None)).values(error=error)
+        stmt = prepared(
+            "run_error_once",
+            lambda: (
+                runs.update()
+                .where(runs.c.id == sa.bindparam("b_id"), runs.c.error.is_(None))
+                .values(error=sa.bindparam("b_error"))
+            ),
         )
+        await self.conn.execute(stmt, {"b_id": run_id, "b_error": error})

@@ -9,10 +9,39 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowdeck.domain.records import DependentUpdate, StepRun
-from flowdeck.store.queries import Queries
+from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import runs, step_runs
 
 _S = step_runs.c
+_FINAL = ("completed", "failed", "skipped", "cancelled")
+
+
+def _ids(name: str = "ids") -> sa.BindParameter[Any]:
+    return sa.bindparam(name, expanding=True)
+
+
+def _update_shape(keys: tuple[str, ...], by_ids: bool, by_worker: bool, returning: bool) -> Any:
+    """UPDATE step_runs SET status and `keys` WHERE id matches and status is in :sources."""
+    where = [
+        _S.id.in_(_ids()) if by_ids else _S.id == sa.bindparam("sid"),
+        _S.status.in_(_ids("sources")),
+    ]
+    if by_worker:
+        where.append(_S.lease_owner == sa.bindparam("worker"))
+    stmt = (
+        step_runs.update()
+        .where(*where)
+        .values(status=sa.bindparam("to"), **{k: sa.bindparam(f"v_{k}") for k in keys})
+    )
+    return stmt.returning(_S.id) if returning else stmt
+
+
+def _with_final(to: str, now: datetime, values: dict[str, Any]) -> dict[str, Any]:
+    if to in _FINAL:
+        values.setdefault("completed_at", now)
+        values.setdefault("lease_owner", None)
+        values.setdefault("lease_expires_at", None)
+    return values
 
 
 def _step(row: Any) -> StepRun:
@@ -79,7 +108,9 @@ class StepQueries(Queries):
     async def insert_step_runs(self, steps: Sequence[StepRun]) -> None:
         """Store new step runs in one statement."""
         if steps:
-            await self.conn.execute(step_runs.insert(), [_values(s) for s in steps])
+            await self.conn.execute(
+                prepared("insert_step_runs", step_runs.insert), [_values(s) for s in steps]
+            )
 
     async def get_step_run(self, step_run_id: str) -> StepRun | None:
         """One step run by id."""
@@ -117,30 +148,46 @@ class StepQueries(Queries):
 
     async def step_outputs(self, run_id: str, step_ids: Iterable[str] | None) -> dict[str, Any]:
         """Outputs of the current, completed attempts of the named steps (or all)."""
-        query = sa.select(_S.step_id, _S.output).where(
-            _S.run_id == run_id, _S.is_current.is_(True), _S.status == "completed"
-        )
+        params: dict[str, Any] = {"run_id": run_id}
         if step_ids is not None:
-            ids = list(step_ids)
-            if not ids:
+            params["ids"] = list(step_ids)
+            if not params["ids"]:
                 return {}
-            query = query.where(_S.step_id.in_(ids))
-        return {r.step_id: r.output for r in await self.conn.execute(query)}
+
+        def build() -> Any:
+            query = sa.select(_S.step_id, _S.output).where(
+                _S.run_id == sa.bindparam("run_id"),
+                _S.is_current.is_(True),
+                _S.status == "completed",
+            )
+            return query if step_ids is None else query.where(_S.step_id.in_(_ids()))
+
+        stmt = prepared(("step_outputs", step_ids is None), build)
+        return {r.step_id: r.output for r in await self.conn.execute(stmt, params)}
 
     async def claim_ready_steps(
         self, worker_id: str, limit: int, now: datetime, lease_until: datetime
     ) -> list[StepRun]:
         """Lease up to `limit` ready steps of running runs (SKIP LOCKED on PostgreSQL)."""
-        candidates = (
-            sa.select(_S.id)
-            .join(runs, runs.c.id == _S.run_id)
-            .where(_S.status == "ready", _S.available_at <= now, runs.c.status == "running")
-            .order_by(_S.available_at)
-            .limit(limit)
-        )
-        if self.dialect == "postgresql":
-            candidates = candidates.with_for_update(skip_locked=True, of=step_runs)
-        ids = [r[0] for r in await self.conn.execute(candidates)]
+
+        def build() -> Any:
+            candidates = (
+                sa.select(_S.id)
+                .join(runs, runs.c.id == _S.run_id)
+                .where(
+                    _S.status == "ready",
+                    _S.available_at <= sa.bindparam("now"),
+                    runs.c.status == "running",
+                )
+                .order_by(_S.available_at)
+                .limit(sa.bindparam("limit"))
+            )
+            if self.dialect == "postgresql":
+                candidates = candidates.with_for_update(skip_locked=True, of=step_runs)
+            return candidates
+
+        stmt = prepared(("claim_candidates", self.dialect), build)
+        ids = [r[0] for r in await self.conn.execute(stmt, {"now": now, "limit": limit})]
         return await self.claim_steps(ids, worker_id, now, lease_until)
 
     async def claim_steps(
@@ -149,19 +196,28 @@ class StepQueries(Queries):
         """Lease these steps if they are still ready and their run is running (not paused)."""
         if not ids:
             return []
-        run_is_running = (
-            sa.select(runs.c.id).where(runs.c.id == _S.run_id, runs.c.status == "running").exists()
-        )
-        rows = await self.conn.execute(
-            step_runs.update()
-            .where(_S.id.in_(list(ids)), _S.status == "ready", run_is_running)
-            .values(
-                status="running",
-                lease_owner=worker_id,
-                lease_expires_at=lease_until,
-                started_at=sa.func.coalesce(_S.started_at, now),
+
+        def build() -> Any:
+            run_is_running = (
+                sa.select(runs.c.id)
+                .where(runs.c.id == _S.run_id, runs.c.status == "running")
+                .exists()
             )
-            .returning(*step_runs.c)
+            return (
+                step_runs.update()
+                .where(_S.id.in_(_ids()), _S.status == "ready", run_is_running)
+                .values(
+                    status="running",
+                    lease_owner=sa.bindparam("worker"),
+                    lease_expires_at=sa.bindparam("lease_until"),
+                    started_at=sa.func.coalesce(_S.started_at, sa.bindparam("now")),
+                )
+                .returning(*step_runs.c)
+            )
+
+        rows = await self.conn.execute(
+            prepared("claim_steps", build),
+            {"ids": list(ids), "worker": worker_id, "lease_until": lease_until, "now": now},
         )
         return [_step(r) for r in rows]
 
@@ -176,14 +232,15 @@ class StepQueries(Queries):
         **values: Any,
     ) -> bool:
         """Move a step run to `status` if it is still in `sources` (and leased by the worker)."""
-        query = step_runs.update().where(_S.id == step_run_id, _S.status.in_(list(sources)))
-        if worker_id is not None:
-            query = query.where(_S.lease_owner == worker_id)
-        if status in ("completed", "failed", "skipped", "cancelled"):
-            values.setdefault("completed_at", now)
-            values.setdefault("lease_owner", None)
-            values.setdefault("lease_expires_at", None)
-        result = await self.conn.execute(query.values(status=status, **values))
+        values = _with_final(status, now, values)
+        keys = tuple(sorted(values))
+        stmt = prepared(
+            ("finish", keys, worker_id is not None),
+            lambda: _update_shape(keys, False, worker_id is not None, False),
+        )
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update(sid=step_run_id, sources=list(sources), to=status, worker=worker_id)
+        result = await self.conn.execute(stmt, params)
         return result.rowcount == 1
 
     async def retire_step(self, step_run_id: str) -> None:
@@ -220,23 +277,42 @@ class StepQueries(Queries):
         completed, failed, were skipped); returns the new counters."""
         if not step_ids:
             return []
+
+        def build() -> Any:
+            return (
+                step_runs.update()
+                .where(
+                    _S.run_id == sa.bindparam("b_run_id"),
+                    _S.step_id.in_(_ids()),
+                    _S.is_current.is_(True),
+                    _S.status == "pending",
+                )
+                .values(
+                    deps_remaining=_S.deps_remaining - sa.bindparam("ended"),
+                    n_completed=_S.n_completed + sa.bindparam("completed"),
+                    n_failed=_S.n_failed + sa.bindparam("failed"),
+                    n_skipped=_S.n_skipped + sa.bindparam("skipped"),
+                )
+                .returning(
+                    _S.id,
+                    _S.step_id,
+                    _S.deps_remaining,
+                    _S.n_completed,
+                    _S.n_failed,
+                    _S.n_skipped,
+                )
+            )
+
         rows = await self.conn.execute(
-            step_runs.update()
-            .where(
-                _S.run_id == run_id,
-                _S.step_id.in_(list(step_ids)),
-                _S.is_current.is_(True),
-                _S.status == "pending",
-            )
-            .values(
-                deps_remaining=_S.deps_remaining - ended,
-                n_completed=_S.n_completed + completed,
-                n_failed=_S.n_failed + failed,
-                n_skipped=_S.n_skipped + skipped,
-            )
-            .returning(
-                _S.id, _S.step_id, _S.deps_remaining, _S.n_completed, _S.n_failed, _S.n_skipped
-            )
+            prepared("update_dependents", build),
+            {
+                "b_run_id": run_id,
+                "ids": list(step_ids),
+                "ended": ended,
+                "completed": completed,
+                "failed": failed,
+                "skipped": skipped,
+            },
         )
         return [
             DependentUpdate(
@@ -256,17 +332,12 @@ class StepQueries(Queries):
         """Move these step runs to `to` where they are in `sources`; returns the moved ids."""
         if not ids:
             return []
-        if to in ("completed", "failed", "skipped", "cancelled"):
-            values.setdefault("completed_at", now)
-            values.setdefault("lease_owner", None)
-            values.setdefault("lease_expires_at", None)
-        rows = await self.conn.execute(
-            step_runs.update()
-            .where(_S.id.in_(list(ids)), _S.status.in_(list(sources)))
-            .values(status=to, **values)
-            .returning(_S.id)
-        )
-        return [r[0] for r in rows]
+        values = _with_final(to, now, values)
+        keys = tuple(sorted(values))
+        stmt = prepared(("set_status", keys), lambda: _update_shape(keys, True, False, True))
+        params = {f"v_{k}": v for k, v in values.items()}
+        params.update(ids=list(ids), sources=list(sources), to=to)
+        return [r[0] for r in await self.conn.execute(stmt, params)]
 
     async def active_steps_of_run(self, run_id: str) -> list[StepRun]:
         """Current step runs that have not ended (iterations included)."""
