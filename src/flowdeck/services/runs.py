@@ -17,6 +17,8 @@ from flowdeck.engine.effects import Effects
 from flowdeck.engine.runtime import Runtime
 from flowdeck.errors import Conflict, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
+from flowdeck.services.costs import BASIS as COST_BASIS
+from flowdeck.services.costs import AgentEstimate, agent_ref, estimate_agent_step, profile_of
 from flowdeck.services.ports import StorePort, TxPort
 
 TRIGGERS = ("manual", "api", "schedule", "webhook", "workflow")
@@ -66,7 +68,8 @@ class RunService:
         trigger: str = "manual",
         idempotency_key: str | None = None,
     ) -> tuple[Run, bool]:
-        """Queue a run (admitted at once when a slot is free); returns it and whether it is new."""
+        """Queue a run (a worker starts it when a slot is free); returns it and whether it is
+        new."""
         principal.require("workflows:run")
         if trigger not in TRIGGERS:
             raise InvalidInput(
@@ -101,10 +104,8 @@ class RunService:
                     created_by=principal.name,
                     idempotency_key=idempotency_key,
                 )
-                await lifecycle.admit(
-                    self.runtime.flow, tx, fx, self.runtime.settings.max_running_runs
-                )
-                run = await tx.get_run(run.id) or run
+                # Admission is the worker's: it starts queued runs in batches, first in first
+                # out, in the same transaction that claims their first steps.
         except Conflict:
             if not idempotency_key:
                 raise
@@ -122,14 +123,21 @@ class RunService:
     ) -> RunPlan:
         """A dry run: the levels, estimated cost and duration; nothing runs."""
         principal.require("workflows:run")
+        agents: dict[str, AgentEstimate] = {}
         async with self.store.read() as tx:
             wf = await self._workflow(tx, principal, id_or_slug)
             cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
             avg = await tx.average_duration(wf.id)
+            for step in cw.definition.steps:
+                if step.type == "agent_task":
+                    ref = agent_ref(step)
+                    agent = await tx.get_agent(wf.workspace_id, ref) if ref else None
+                    profile = profile_of(agent) if agent is not None else None
+                    agents[step.id] = estimate_agent_step(step, profile)
         _, errors = validate_run_inputs(cw.definition, dict(input_data or {}))
         if wf.status in ("paused", "archived"):
             errors.append(f"Workflow '{wf.slug}' is {wf.status}; set it active to start runs")
-        return _plan(cw, errors, avg)
+        return _plan(cw, errors, avg, agents)
 
     async def get(self, principal: Principal, run_id: str) -> tuple[Run, list[StepRun]]:
         """A run with every attempt of every step."""
@@ -213,21 +221,33 @@ class RunService:
             return run, await tx.list_events(run.id, after_seq)
 
 
-def _plan(cw: CompiledWorkflow, errors: list[str], avg: float | None) -> RunPlan:
+def _plan(
+    cw: CompiledWorkflow,
+    errors: list[str],
+    avg: float | None,
+    agents: Mapping[str, AgentEstimate] | None = None,
+) -> RunPlan:
     levels = topological_levels(cw.deps)
     level_of = {sid: i for i, level in enumerate(levels) for sid in level}
-    steps = [
-        {
+    agents = agents or {}
+    steps = []
+    total = 0.0
+    for s in cw.definition.steps:
+        estimate = agents.get(s.id)
+        step_cost = (s.cost or 0.0) + (estimate.cost if estimate else 0.0)
+        total += step_cost
+        entry: dict[str, Any] = {
             "id": s.id,
             "type": s.type,
             "level": level_of[s.id],
             "depends_on": list(s.depends_on),
             "cost": s.cost or 0.0,
+            "estimated_cost": round(step_cost, 6),
         }
-        for s in cw.definition.steps
-    ]
-    total = sum(s.cost or 0.0 for s in cw.definition.steps)
-    basis = "sum of the steps' declared `cost`"
+        if estimate is not None:
+            entry["agent_estimate"] = estimate.view()
+        steps.append(entry)
+    basis = COST_BASIS
     if avg is not None:
         basis += "; duration is the mean of up to 100 recent completed runs"
     else:

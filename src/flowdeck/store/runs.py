@@ -148,7 +148,16 @@ class RunQueries(Queries):
 
     async def update_run(self, run_id: str, **values: Any) -> None:
         """Set columns of a run unconditionally (counters reset on resume)."""
-        await self.conn.execute(runs.update().where(runs.c.id == run_id).values(**values))
+        keys = tuple(sorted(values))
+        stmt = prepared(
+            ("update_run", keys),
+            lambda: (
+                runs.update()
+                .where(runs.c.id == sa.bindparam("b_id"))
+                .values(**{k: sa.bindparam(f"v_{k}") for k in keys})
+            ),
+        )
+        await self.conn.execute(stmt, {"b_id": run_id, **{f"v_{k}": v for k, v in values.items()}})
 
     async def add_to_run_counters(
         self, run_id: str, *, remaining: int = 0, failed: int = 0, cost: float = 0.0

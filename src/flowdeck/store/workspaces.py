@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowdeck.domain.records import ApiKey, Workspace
-from flowdeck.store.queries import Queries
+from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import api_keys, workspaces
 
 
@@ -83,13 +83,13 @@ class WorkspaceQueries(Queries):
 
     async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
         """The live (not revoked) key whose secret hashes to `key_hash`."""
-        row = (
-            await self.conn.execute(
-                sa.select(api_keys).where(
-                    api_keys.c.key_hash == key_hash, api_keys.c.revoked_at.is_(None)
-                )
-            )
-        ).first()
+        stmt = prepared(
+            "api_key_by_hash",
+            lambda: sa.select(api_keys).where(
+                api_keys.c.key_hash == sa.bindparam("b_hash"), api_keys.c.revoked_at.is_(None)
+            ),
+        )
+        row = (await self.conn.execute(stmt, {"b_hash": key_hash})).first()
         return _api_key(row) if row else None
 
     async def touch_api_key(self, key_id: str, now: datetime) -> None:
