@@ -132,3 +132,48 @@ def test_apply_creates_then_versions(server: Server, tmp_path: Path) -> None:
     spec.write_text("name: Applied\nsteps:\n  - {id: a, type: nope}\n")
     bad = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1 and "unknown type" in bad.stderr
+
+
+def test_readme_run_walkthrough(server: Server) -> None:
+    key = (server.data_dir / "admin.key").read_text().strip()
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    applied = subprocess.run(
+        [
+            *flowdeck_command(),
+            "apply",
+            str(examples / "branching.yaml"),
+            "--server",
+            server.url,
+            "--api-key",
+            key,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "approve-or-auto-accept" in applied.stdout, applied.stderr
+    h = {"Authorization": f"Bearer {key}"}
+    with httpx.Client(base_url=server.url, headers=h, timeout=10) as c:
+        body = {"input_data": {"amount": 1500}}
+        first = c.post(
+            "/api/workflows/approve-or-auto-accept/run",
+            json=body,
+            headers={"Idempotency-Key": "order-1042"},
+        )
+        again = c.post(
+            "/api/workflows/approve-or-auto-accept/run",
+            json=body,
+            headers={"Idempotency-Key": "order-1042"},
+        )
+        assert first.status_code == 202 and first.json()["run_id"] == again.json()["run_id"]
+        run_id = first.json()["run_id"]
+        with c.stream("GET", f"/api/workflows/runs/{run_id}/stream?api_key={key}") as stream:
+            names = [
+                line.removeprefix("event: ").strip()
+                for line in stream.iter_lines()
+                if line.startswith("event:")
+            ]
+        assert names[0] == "run_started" and names[-1] == "run_completed"
+        assert "step_skipped" in names
+        run = c.get(f"/api/workflows/runs/{run_id}").json()["run"]
+        assert run["output"] == {"decision": "review"}
