@@ -63,8 +63,10 @@ def install_sqlite_hooks(engine: sa.Engine) -> None:
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     """An async engine for a PostgreSQL `url`."""
     target = async_url(url)
+    # No pre-ping: it costs a round trip per transaction; a dead connection surfaces as an
+    # invalidated-connection error instead, which callers see as `DatabaseBusy` and retry.
     return create_async_engine(
-        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        target, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
     )
 
 
