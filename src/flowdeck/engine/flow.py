@@ -114,6 +114,10 @@ class StepFlow:
         if isinstance(outcome, Completed):
             redactor = await self.secrets.get(tx, run.workspace_id)
             output = redactor.redact(outcome.output)
+            # A step's declared `cost` (credits) is charged each time it completes, on top of
+            # what it measured itself (an agent's tokens); loop iterations charge only theirs.
+            declared = cw.steps.get(step.step_id) if step.parent_step_id is None else None
+            cost = outcome.cost + ((declared.cost or 0.0) if declared else 0.0)
             if not await tx.finish_step(
                 step.id,
                 "completed",
@@ -121,7 +125,7 @@ class StepFlow:
                 sources=sources,
                 worker_id=worker_id,
                 output=output,
-                cost=outcome.cost,
+                cost=cost,
             ):
                 return
             await self.event(
@@ -141,7 +145,7 @@ class StepFlow:
                 step,
                 "completed",
                 output,
-                outcome.cost,
+                cost,
                 was_waiting="waiting" in sources,
             )
         elif isinstance(outcome, StepFailed):
@@ -181,6 +185,7 @@ class StepFlow:
                 step_id=step.step_id,
                 reason=outcome.reason,
                 wake_at=_iso_or_none(outcome.wake_at),
+                **outcome.details,
             )
             fx.timers = True
             await self.maybe_waiting(tx, fx, run.id)
