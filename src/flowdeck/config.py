@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     script_cpu_seconds: int = Field(default=60, ge=1)
     script_memory_mb: int = Field(default=512, ge=16)
     run_worker: bool = True
+    schedule_poll_seconds: float = Field(default=1.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod

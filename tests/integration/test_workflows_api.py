@@ -354,7 +354,7 @@ async def test_malformed_json_oversized_body_and_unknown_routes(api: Api) -> Non
     big = {"definition": fetch_and_notify(), "description": "x" * (1024 * 1024 + 10)}
     assert_problem(await api.client.post("/api/workflows", json=big, headers=api.headers), 413)
     assert_problem(await api.client.get("/api/nothing-here", headers=api.headers), 404)
-    assert_problem(await api.client.delete("/api/workflows/validate", headers=api.headers), 405)
+    assert_problem(await api.client.patch("/api/workflows/validate", headers=api.headers), 405)
 
 
 async def test_deeply_nested_or_odd_definitions_never_500(api: Api) -> None:

@@ -6,16 +6,21 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
 from flowdeck.api.routes import (
     admin,
+    agents,
     analytics,
+    approvals,
     health,
     hooks,
     lifecycle,
+    me,
     public,
     runs,
     schedules,
@@ -24,6 +29,8 @@ from flowdeck.api.routes import (
 )
 from flowdeck.config import Settings
 from flowdeck.domain.clock import Clock
+from flowdeck.mcp.http import PATH as MCP_PATH
+from flowdeck.mcp.http import McpEndpoint
 from flowdeck.services.container import Services
 from flowdeck.store.store import Store
 
@@ -45,8 +52,11 @@ def create_app(
             await services.runtime.start_worker()
         await services.schedules.start()
         await services.lifecycle.start()
+        mcp = McpEndpoint(services)
+        app.state.mcp = mcp
         try:
-            yield
+            async with mcp.running():
+                yield
         finally:
             await services.lifecycle.stop()
             await services.schedules.stop()
@@ -65,6 +75,19 @@ def create_app(
     # Fixed paths under /api/workflows come before the /{workflow_id} routes they resemble.
     for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
         app.include_router(module.router)
+    for module in (agents, approvals, me):
+        app.include_router(module.router)
     app.include_router(workflows.router)
+    app.router.routes.append(
+        Route(MCP_PATH, _McpRoute(), methods=["GET", "POST", "DELETE"], include_in_schema=False)
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     return app
+
+
+class _McpRoute:
+    """/mcp: the MCP endpoint built at startup (streamable HTTP), as a plain ASGI app."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint: McpEndpoint = scope["app"].state.mcp
+        await endpoint(scope, receive, send)

@@ -8,12 +8,32 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-from flowdeck.services.auth import Principal
+from flowdeck.errors import Forbidden
+from flowdeck.services.auth import TOKEN_PREFIX, Principal
 from flowdeck.services.container import Services
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <api key>")
 _header = APIKeyHeader(name="X-API-Key", auto_error=False)
 _query = APIKeyQuery(name="api_key", auto_error=False)
+
+# What a workflow token may call: reading its workflow and running it. Services already
+# hide every other workflow from it; this list keeps it off workspace-wide endpoints too.
+TOKEN_ROUTES = frozenset(
+    {
+        ("GET", "/api/workflows"),
+        ("GET", "/api/workflows/{workflow_id}"),
+        ("GET", "/api/workflows/{workflow_id}/versions"),
+        ("GET", "/api/workflows/{workflow_id}/versions/{version}"),
+        ("GET", "/api/workflows/{workflow_id}/diff"),
+        ("POST", "/api/workflows/{workflow_id}/run"),
+        ("GET", "/api/workflows/{workflow_id}/runs"),
+        ("GET", "/api/workflows/runs/{run_id}"),
+        ("GET", "/api/workflows/runs/{run_id}/stream"),
+        ("POST", "/api/workflows/runs/{run_id}/cancel"),
+        ("POST", "/api/workflows/runs/{run_id}/pause"),
+        ("POST", "/api/workflows/runs/{run_id}/resume"),
+    }
+)
 
 
 def get_services(request: Request) -> Services:
@@ -42,10 +62,19 @@ async def current_principal(
     header: Annotated[str | None, Security(_header)],
     query: Annotated[str | None, Security(_query)],
 ) -> Principal:
-    """Authenticate by Bearer, X-API-Key, `api_key` query parameter or body field."""
+    """Authenticate by Bearer, X-API-Key, `api_key` query parameter or body field; each may
+    carry an API key or a workflow token (`fdt_…`)."""
     secret = (bearer.credentials if bearer else None) or header or query
     if not secret:
         secret = await _body_key(request)
+    if secret and secret.startswith(TOKEN_PREFIX):
+        principal = await services.lifecycle.access.authenticate_token(secret)
+        route = request.scope.get("route")
+        if (request.method, getattr(route, "path", "")) not in TOKEN_ROUTES:
+            raise Forbidden(
+                f"A workflow token may only read and run workflow '{principal.workflow_id}'"
+            )
+        return principal
     return await services.auth.authenticate(secret)
 
 

@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from flowdeck.cli.mcp_cmd import mcp_command
 from flowdeck.config import Settings
 from flowdeck.domain.validation import (
     DefinitionParseError,
@@ -268,6 +269,9 @@ def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> No
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.resolved_database_url)
     out.print("Database is up to date.")
+
+
+app.command("mcp")(mcp_command)
 
 
 if __name__ == "__main__":

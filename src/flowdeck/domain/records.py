@@ -69,6 +69,11 @@ class Workflow:
     updated_at: datetime
     created_by: str | None = None
     deleted_at: datetime | None = None
+    pre_archive_status: str | None = None
+    source_workflow_id: str | None = None
+    source_kind: str | None = None
+    # Ciphertext (SecretBox); only the lifecycle service decrypts it, for editors.
+    webhook_secret: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

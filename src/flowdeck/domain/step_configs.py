@@ -90,6 +90,14 @@ class AgentTaskConfig(_Config):
     context: Any = None
     output_schema: dict[str, Any] | None = None
 
+    @field_validator("output_schema")
+    @classmethod
+    def _valid_schema(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        problem = None if value is None else json_schema_problem(value)
+        if problem is not None:
+            raise ValueError(f"not a valid JSON Schema: {problem}")
+        return value
+
 
 class ConditionConfig(_Config):
     """`condition`: evaluate an expression and skip the untaken branch."""
@@ -242,6 +250,18 @@ BUILTIN_STEP_CONFIGS: dict[str, type[BaseModel]] = {
     "transform": TransformConfig,
     "workflow": WorkflowConfig,
 }
+
+
+def json_schema_problem(schema: Mapping[str, Any]) -> str | None:
+    """Why `schema` is not a valid JSON Schema (its own meta-schema's verdict), or None."""
+    import jsonschema  # only definitions with an output_schema pay for the import
+
+    try:
+        jsonschema.validators.validator_for(schema).check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path)
+        return f"{where}: {exc.message}" if where else exc.message
+    return None
 
 
 def loop_body_type_problem(step_type: str, registry: StepConfigRegistry) -> str | None:

@@ -208,6 +208,7 @@ class _Analysis:
     steps: frozenset[str] = frozenset()
     inputs: frozenset[str] = frozenset()
     names: frozenset[str] = frozenset()
+    secrets: frozenset[str] = frozenset()
 
 
 _NOTHING = _Analysis(None)
@@ -296,6 +297,7 @@ def _analyse(text: str, expression: bool) -> _Analysis:
         steps=_attribute_names(tree, "steps"),
         inputs=_attribute_names(tree, "inputs"),
         names=_free_names(tree),
+        secrets=_attribute_names(tree, "secrets"),
     )
 
 
@@ -354,4 +356,13 @@ def referenced_steps_in(value: Any) -> set[str]:
     for text in iter_strings(value):
         if is_template(text):
             found |= _analyse(text, False).steps
+    return found
+
+
+def referenced_secrets_in(value: Any) -> set[str]:
+    """Secret names read as `secrets.X` / `secrets["X"]` by any template inside `value`."""
+    found: set[str] = set()
+    for text in iter_strings(value):
+        if is_template(text):
+            found |= _analyse(text, False).secrets
     return found

@@ -139,3 +139,11 @@ class AdminService:
             await tx.insert_workspace(ws)
         key, secret = await self.auth.create_key(ws.id, "admin", ("workflows:admin",))
         return ws, key, secret
+
+    async def current_workspace(self, principal: Principal) -> Workspace:
+        """The workspace the caller's key belongs to."""
+        async with self.store.read() as tx:
+            ws = await tx.get_workspace(principal.workspace_id)
+        if ws is None:
+            raise NotFound("The API key's workspace no longer exists")
+        return ws

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import hmac
+import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
@@ -15,6 +19,10 @@ from flowdeck.errors import Forbidden, InvalidInput, Unauthorized
 from flowdeck.services.ports import StorePort
 
 KEY_PREFIX = "fdk_"
+TOKEN_PREFIX = "fdt_"
+TOKEN_SCOPES = ("workflows:read", "workflows:run")
+TOKEN_DEFAULT_SECONDS = 3600
+TOKEN_MAX_SECONDS = 24 * 3600
 _TOUCH_INTERVAL = timedelta(minutes=5)
 
 
@@ -47,6 +55,68 @@ def hash_key(secret: str) -> str:
 def generate_key() -> str:
     """A new random key secret."""
     return KEY_PREFIX + secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class WorkflowTokenClaims:
+    """What a workflow token says: whose it is, which workflow, until when."""
+
+    workspace_id: str
+    workflow_id: str
+    key_id: str
+    expires_at: datetime
+
+
+def _b64encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _b64decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _token_signature(signing_key: bytes, payload: str) -> str:
+    return _b64encode(hmac.new(signing_key, payload.encode(), hashlib.sha256).digest())
+
+
+def sign_workflow_token(signing_key: bytes, claims: WorkflowTokenClaims) -> str:
+    """`fdt_<base64url JSON claims>.<base64url HMAC-SHA256 of that text>`."""
+    data = {
+        "ws": claims.workspace_id,
+        "wf": claims.workflow_id,
+        "key": claims.key_id,
+        "exp": int(claims.expires_at.timestamp()),
+    }
+    payload = _b64encode(json.dumps(data, separators=(",", ":"), sort_keys=True).encode())
+    return f"{TOKEN_PREFIX}{payload}.{_token_signature(signing_key, payload)}"
+
+
+def verify_workflow_token(signing_key: bytes, token: str, now: datetime) -> WorkflowTokenClaims:
+    """The claims of a genuine, unexpired token; Unauthorized otherwise."""
+    invalid = Unauthorized("The workflow token is invalid")
+    payload, dot, signature = token.removeprefix(TOKEN_PREFIX).partition(".")
+    if not token.startswith(TOKEN_PREFIX) or not dot or not payload:
+        raise invalid
+    # Compare signatures before looking inside: a forged payload is never parsed.
+    if not hmac.compare_digest(signature, _token_signature(signing_key, payload)):
+        raise invalid
+    try:
+        data = json.loads(_b64decode(payload))
+    except (ValueError, binascii.Error) as exc:
+        raise invalid from exc
+    fields = ("ws", "wf", "key")
+    if (
+        not isinstance(data, dict)
+        or not all(isinstance(data.get(f), str) for f in fields)
+        or not isinstance(data.get("exp"), int)
+    ):
+        raise invalid
+    expires_at = datetime.fromtimestamp(data["exp"], UTC)
+    if now >= expires_at:
+        raise Unauthorized("The workflow token has expired; ask for a new one")
+    return WorkflowTokenClaims(
+        workspace_id=data["ws"], workflow_id=data["wf"], key_id=data["key"], expires_at=expires_at
+    )
 
 
 def check_scopes(scopes: Sequence[str]) -> tuple[str, ...]:

@@ -11,7 +11,9 @@ from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.steps.registry import all_handlers, config_registry
 from flowdeck.engine.worker import WorkerSettings
 from flowdeck.services.admin import AdminService
+from flowdeck.services.agents import AgentService
 from flowdeck.services.analytics import AnalyticsService
+from flowdeck.services.approvals import ApprovalService
 from flowdeck.services.auth import AuthService
 from flowdeck.services.lifecycle import LifecycleService
 from flowdeck.services.ports import StorePort
@@ -38,6 +40,8 @@ class Services:
     lifecycle: LifecycleService
     templates: TemplateService
     analytics: AnalyticsService
+    agents: AgentService
+    approvals: ApprovalService
 
     @classmethod
     def build(cls, settings: Settings, store: StorePort, clock: Clock | None = None) -> Services:
@@ -59,6 +63,8 @@ class Services:
         env.script_memory_mb = settings.script_memory_mb
         env.llm_base_url = settings.llm_base_url
         env.llm_api_key = settings.llm_api_key
+        agents = AgentService(store, clock, box)
+        env.agents = agents.profile
         workflows = WorkflowService(
             store, clock, max_steps=settings.max_steps, step_configs=config_registry(handlers)
         )
@@ -78,6 +84,8 @@ class Services:
             lifecycle=LifecycleService(store, clock, runtime, box, settings),
             templates=TemplateService(store, clock, workflows),
             analytics=AnalyticsService(store, clock),
+            agents=agents,
+            approvals=ApprovalService(store, clock, runtime),
         )
 
 

@@ -10,9 +10,19 @@ from flowdeck.domain.records import ApiKey, Run, StepRun, Workflow, WorkflowVers
 from flowdeck.services.auth import Principal
 
 
-def workflow_summary(wf: Workflow) -> dict[str, Any]:
-    """A workflow as it appears in lists."""
+def permissions(principal: Principal | None) -> dict[str, bool]:
+    """What the caller may do with a workflow: `use` (start runs) and `edit`."""
     return {
+        "use": principal is not None and principal.allows("workflows:run"),
+        "edit": principal is not None
+        and principal.workflow_id is None
+        and principal.allows("workflows:write"),
+    }
+
+
+def workflow_summary(wf: Workflow, principal: Principal | None = None) -> dict[str, Any]:
+    """A workflow as it appears in lists, with the caller's permissions."""
+    data = {
         "id": wf.id,
         "slug": wf.slug,
         "name": wf.name,
@@ -25,18 +35,39 @@ def workflow_summary(wf: Workflow) -> dict[str, Any]:
         "step_count": len(wf.definition.get("steps") or []),
         "created_at": isoformat(wf.created_at),
         "updated_at": isoformat(wf.updated_at),
+        "permissions": permissions(principal),
     }
+    if wf.deleted_at is not None:
+        data["deleted_at"] = isoformat(wf.deleted_at)
+    return data
 
 
-def workflow_detail(wf: Workflow, principal: Principal | None) -> dict[str, Any]:
-    """The full workflow, with what the caller may do with it."""
-    data = workflow_summary(wf)
+def workflow_detail(
+    wf: Workflow, principal: Principal | None, *, webhook_secret: str | None = None
+) -> dict[str, Any]:
+    """The full workflow, with what the caller may do with it.
+
+    `webhook_secret` (plaintext) is shown only to editors; read-only callers, workflow tokens
+    and public readers never see the key at all.
+    """
+    data = workflow_summary(wf, principal)
     data["definition"] = wf.definition
     data["created_by"] = wf.created_by
-    data["permissions"] = {
-        "use": principal is not None and principal.allows("workflows:run"),
-        "edit": principal is not None and principal.allows("workflows:write"),
-    }
+    data["source"] = (
+        {"workflow_id": wf.source_workflow_id, "kind": wf.source_kind}
+        if wf.source_workflow_id
+        else None
+    )
+    if permissions(principal)["edit"]:
+        data["webhook_secret"] = webhook_secret
+    return data
+
+
+def public_workflow_view(wf: Workflow, workspace_slug: str) -> dict[str, Any]:
+    """A public workflow as anyone may read it: no secrets, no author, nothing to do."""
+    data = workflow_detail(wf, None)
+    del data["created_by"], data["source"]
+    data["workspace"] = workspace_slug
     return data
 
 

@@ -60,6 +60,25 @@ def _check_tags(tags: Sequence[str] | None, errors: list[str]) -> tuple[str, ...
     return tuple(dict.fromkeys(tags))
 
 
+def _matches(wf: Workflow, flt: WorkflowFilter) -> bool:
+    """The store's list filter applied to one workflow (a token's list holds only its own)."""
+    if flt.status and wf.status != flt.status:
+        return False
+    archived = wf.status == "archived"
+    if flt.only_archived and not archived:
+        return False
+    if archived and not (flt.only_archived or flt.include_archived or flt.status == "archived"):
+        return False
+    if flt.trigger_type and wf.trigger_type != flt.trigger_type:
+        return False
+    if flt.tag and flt.tag not in wf.tags:
+        return False
+    if flt.q:
+        needle = flt.q.lower()
+        return any(needle in (v or "").lower() for v in (wf.name, wf.description, wf.slug))
+    return True
+
+
 class WorkflowService:
     """Everything one can do to a workflow's definition and metadata."""
 
@@ -113,8 +132,12 @@ class WorkflowService:
         errors: list[str] = []
         _check_choice(flt.status, "status", WORKFLOW_STATUSES, errors)
         _check_choice(flt.trigger_type, "trigger_type", TRIGGER_TYPES, errors)
+        if cursor is not None and not cursor.startswith("wf_"):
+            errors.append(f"cursor '{cursor}' is not a workflow id")
         if errors:
             raise InvalidInput("Invalid filter", errors=errors)
+        if principal.workflow_id is not None:
+            return await self._token_list(principal, flt, offset=offset, cursor=cursor)
         async with self.store.read() as tx:
             return await tx.list_workflows(
                 principal.workspace_id,
@@ -123,6 +146,17 @@ class WorkflowService:
                 offset=0 if cursor else offset,
                 before_id=cursor,
             )
+
+    async def _token_list(
+        self, principal: Principal, flt: WorkflowFilter, *, offset: int, cursor: str | None
+    ) -> Page[Workflow]:
+        """A workflow token's list: its one workflow, when the filter keeps it."""
+        async with self.store.read() as tx:
+            wf = await tx.get_workflow(principal.workspace_id, principal.workflow_id or "")
+        if wf is None or flt.deleted or not _matches(wf, flt):
+            return Page(items=[], total=0)
+        on_page = offset == 0 and (cursor is None or wf.id < cursor)
+        return Page(items=[wf] if on_page else [], total=1)
 
     async def create(
         self,
@@ -306,7 +340,10 @@ class WorkflowService:
         async with self.store.write() as tx:
             wf = await self._load(tx, principal, id_or_slug)
             if wf.status != status:
-                await tx.update_workflow(wf.id, {"status": status, "updated_at": self.clock.now()})
+                values: dict[str, Any] = {"status": status, "updated_at": self.clock.now()}
+                # Unarchive restores the status a workflow had when it was archived.
+                values["pre_archive_status"] = wf.status if status == "archived" else None
+                await tx.update_workflow(wf.id, values)
             return await self._load(tx, principal, wf.id)
 
     async def versions(self, principal: Principal, id_or_slug: str) -> list[WorkflowVersion]:

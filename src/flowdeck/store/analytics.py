@@ -1,9 +1,324 @@
-"""Analytics queries (scaffold: being built)."""
+"""Analytics and related-object queries: aggregates computed by the database, never in Python."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from flowdeck.domain.analytics import (
+    Granularity,
+    PeriodCounts,
+    ScheduleLink,
+    StepAggregate,
+    WorkflowLink,
+    interpolate,
+    percentile_rank,
+)
 from flowdeck.store.queries import Queries
+from flowdeck.store.tables import runs, schedules, step_runs, workflows, workspaces
+
+_R = runs.c
+_S = step_runs.c
+
+
+class _Sql:
+    """The expressions that differ between SQLite and PostgreSQL, in one place."""
+
+    def __init__(self, dialect: str) -> None:
+        self.postgres = dialect == "postgresql"
+
+    def seconds(self, start: sa.ColumnElement[Any], end: sa.ColumnElement[Any]) -> Any:
+        """Seconds from `start` to `end` as a float."""
+        if self.postgres:
+            return sa.extract("epoch", end - start)
+        # SQLite stores UTC text; julianday() reads it as fractional days.
+        return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
+
+    def sortable_duration(self, start: sa.ColumnElement[Any], end: sa.ColumnElement[Any]) -> Any:
+        """An expression that sorts like the duration and `to_seconds` turns into seconds."""
+        if self.postgres:
+            return end - start  # an interval: sorting it needs no per-row conversion
+        return sa.func.julianday(end) - sa.func.julianday(start)
+
+    def to_seconds(self, value: Any) -> float:
+        """Seconds from a value of `sortable_duration`."""
+        if isinstance(value, timedelta):
+            return value.total_seconds()
+        return float(value) * (1.0 if self.postgres else 86400.0)
+
+    def day(self, column: sa.ColumnElement[Any]) -> Any:
+        """The UTC calendar day of a timestamp (cheap: grouping by it comes first)."""
+        if self.postgres:
+            return sa.cast(sa.func.timezone("UTC", column), sa.Date)
+        # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
+        return sa.func.substr(column, 1, 10)
+
+    def period(self, day: Any, granularity: Granularity) -> Any:
+        """The first day (YYYY-MM-DD) of the period holding a `day` value."""
+        if self.postgres:
+            if granularity == "daily":
+                return sa.func.to_char(day, "YYYY-MM-DD")
+            unit = "week" if granularity == "weekly" else "month"
+            start = sa.func.date_trunc(unit, sa.cast(day, sa.DateTime()))
+            return sa.func.to_char(start, "YYYY-MM-DD")
+        if granularity == "weekly":
+            # The next Sunday (or the day itself), then back to that week's Monday.
+            return sa.func.date(day, "weekday 0", "-6 days")
+        if granularity == "monthly":
+            return sa.func.strftime("%Y-%m-01", day)
+        return day
+
+    def percentile(self, fraction: float, value: Any) -> Any:
+        """percentile_cont aggregate (PostgreSQL only)."""
+        return sa.func.percentile_cont(fraction).within_group(value)
+
+
+def _count(cond: sa.ColumnElement[bool] | None = None) -> Any:
+    return sa.func.count() if cond is None else sa.func.count().filter(cond)
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 class AnalyticsQueries(Queries):
-    """Analytics queries."""
+    """A workflow's run analytics and the objects related to it."""
+
+    @property
+    def _sql(self) -> _Sql:
+        return _Sql(self.dialect)
+
+    def _window(self, workflow_id: str, since: datetime) -> list[sa.ColumnElement[bool]]:
+        # Served by ix_runs_workflow_id_created_at.
+        return [_R.workflow_id == workflow_id, _R.created_at >= since]
+
+    def _timed(self) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            _R.status == "completed", _R.started_at.is_not(None), _R.completed_at.is_not(None)
+        )
+
+    async def analytics_runs_per_period(
+        self, workflow_id: str, since: datetime, granularity: Granularity
+    ) -> list[PeriodCounts]:
+        """Runs per period by status, with their cost, oldest period first; periods without
+        runs are absent. Runs are grouped by day first, then the days by period."""
+        sql = self._sql
+        per_day = (
+            sa.select(
+                sql.day(_R.created_at).label("day"),
+                _count().label("total"),
+                _count(_R.status == "completed").label("completed"),
+                _count(_R.status == "failed").label("failed"),
+                _count(_R.status == "cancelled").label("cancelled"),
+                sa.func.sum(_R.cost).label("cost"),
+                _count(self._timed()).label("timed"),
+            )
+            .where(*self._window(workflow_id, since))
+            .group_by(sa.literal_column("day"))
+            .subquery()
+        )
+        period = sql.period(per_day.c.day, granularity).label("period")
+        rows = await self.conn.execute(
+            sa.select(
+                period,
+                sa.func.sum(per_day.c.total).label("total"),
+                sa.func.sum(per_day.c.completed).label("completed"),
+                sa.func.sum(per_day.c.failed).label("failed"),
+                sa.func.sum(per_day.c.cancelled).label("cancelled"),
+                sa.func.sum(per_day.c.cost).label("cost"),
+                sa.func.sum(per_day.c.timed).label("timed"),
+            )
+            .group_by(sa.literal_column("period"))
+            .order_by(sa.literal_column("period"))
+        )
+        return [
+            PeriodCounts(
+                period=str(r.period),
+                total=int(r.total),
+                completed=int(r.completed),
+                failed=int(r.failed),
+                cancelled=int(r.cancelled),
+                cost=float(r.cost or 0.0),
+                timed=int(r.timed),
+            )
+            for r in rows
+        ]
+
+    async def analytics_run_percentiles(
+        self, workflow_id: str, since: datetime, fractions: Sequence[float], *, count: int
+    ) -> list[float | None]:
+        """Percentiles (continuous, as percentile_cont) of completed runs' durations in
+        seconds; `count` is how many completed runs with a duration the window holds."""
+        if count == 0:
+            return [None for _ in fractions]
+        sql = self._sql
+        duration = sql.sortable_duration(_R.started_at, _R.completed_at)
+        conds = [*self._window(workflow_id, since), self._timed()]
+        if sql.postgres:
+            row = (
+                await self.conn.execute(
+                    sa.select(*(sql.percentile(f, duration) for f in fractions)).where(*conds)
+                )
+            ).one()
+            return [None if v is None else sql.to_seconds(v) for v in row]
+        out: list[float | None] = []
+        for fraction in fractions:
+            # One ORDER BY … LIMIT 2 OFFSET k per percentile: the database sorts and only the
+            # two neighbours of the percentile's position come back. A high percentile counts
+            # from the top, so SQLite's bounded sorter keeps few rows.
+            lower, weight = percentile_rank(fraction, count)
+            take = 2 if weight else 1
+            from_top = lower > count // 2
+            order: sa.ColumnElement[Any] = sa.literal_column("d")
+            query = (
+                sa.select(duration.label("d"))
+                .where(*conds)
+                .order_by(order.desc() if from_top else order)
+                .limit(take)
+                .offset(count - lower - take if from_top else lower)
+                # Without the hint SQLite may walk ix_runs_status_id: every workflow's runs.
+                .with_hint(runs, "INDEXED BY ix_runs_workflow_id_created_at", "sqlite")
+            )
+            values = sorted(sql.to_seconds(r.d) for r in await self.conn.execute(query))
+            out.append(
+                interpolate(values[0], values[1] if len(values) > 1 else None, weight)
+                if values
+                else None
+            )
+        return out
+
+    async def analytics_step_aggregates(
+        self, workflow_id: str, since: datetime
+    ) -> list[StepAggregate]:
+        """Step runs of the window's runs grouped by (owning step, step type).
+
+        `runs` and the status counts are the current attempts of top-level steps; `attempts`
+        counts every attempt; cost and `step_runs` include a loop's iterations (grouped under
+        the loop step with the body's type).
+        """
+        sql = self._sql
+        owner = sa.func.coalesce(_S.parent_step_id, _S.step_id).label("owner")
+        top = sa.and_(_S.parent_step_id.is_(None), _S.is_current.is_(True))
+        timed = sa.and_(
+            top, _S.status == "completed", _S.started_at.is_not(None), _S.completed_at.is_not(None)
+        )
+        rows = await self.conn.execute(
+            sa.select(
+                owner,
+                _S.step_type.label("step_type"),
+                _count(top).label("runs"),
+                _count(_S.parent_step_id.is_(None)).label("attempts"),
+                _count(sa.and_(top, _S.status == "completed")).label("completed"),
+                _count(sa.and_(top, _S.status == "failed")).label("failed"),
+                _count(sa.and_(top, _S.status == "skipped")).label("skipped"),
+                sa.func.avg(sql.seconds(_S.started_at, _S.completed_at))
+                .filter(timed)
+                .label("avg_duration"),
+                sa.func.sum(_S.cost).label("cost"),
+                _count().label("step_runs"),
+            )
+            .select_from(step_runs.join(runs, runs.c.id == _S.run_id))
+            .where(*self._window(workflow_id, since))
+            .group_by(sa.literal_column("owner"), _S.step_type)
+            .order_by(sa.literal_column("owner"), _S.step_type)
+        )
+        return [
+            StepAggregate(
+                step_id=r.owner,
+                step_type=r.step_type,
+                runs=int(r.runs),
+                attempts=int(r.attempts),
+                completed=int(r.completed),
+                failed=int(r.failed),
+                skipped=int(r.skipped),
+                avg_duration_seconds=_float(r.avg_duration),
+                cost=float(r.cost or 0.0),
+                step_runs=int(r.step_runs),
+            )
+            for r in rows
+        ]
+
+    # -- related objects --
+
+    async def related_schedules(self, workflow_id: str) -> list[ScheduleLink]:
+        """The workflow's schedules, oldest first."""
+        rows = await self.conn.execute(
+            sa.select(schedules)
+            .where(schedules.c.workflow_id == workflow_id)
+            .order_by(schedules.c.id)
+        )
+        return [
+            ScheduleLink(
+                id=r.id,
+                cron_expression=r.cron_expression,
+                timezone=r.timezone,
+                enabled=bool(r.enabled),
+                next_run_at=r.next_run_at,
+            )
+            for r in rows
+        ]
+
+    def _links(self) -> sa.Select[Any]:
+        return sa.select(
+            workflows.c.id,
+            workflows.c.workspace_id,
+            workspaces.c.slug.label("workspace_slug"),
+            workflows.c.slug,
+            workflows.c.name,
+            workflows.c.visibility,
+            workflows.c.source_kind,
+            workflows.c.created_at,
+            workflows.c.deleted_at,
+        ).select_from(workflows.join(workspaces, workspaces.c.id == workflows.c.workspace_id))
+
+    async def related_copies(self, workflow_id: str) -> list[WorkflowLink]:
+        """Workflows (of any workspace, trash included) copied from this one, oldest first."""
+        rows = await self.conn.execute(
+            self._links()
+            .where(workflows.c.source_workflow_id == workflow_id)
+            .order_by(workflows.c.id)
+        )
+        return [_link(r) for r in rows]
+
+    async def related_source(self, workflow_id: str) -> tuple[str, str] | None:
+        """(source kind, source id) that the workflow was made from, if it was."""
+        row = (
+            await self.conn.execute(
+                sa.select(workflows.c.source_kind, workflows.c.source_workflow_id).where(
+                    workflows.c.id == workflow_id
+                )
+            )
+        ).first()
+        if row is None or row.source_workflow_id is None:
+            return None
+        return str(row.source_kind or "copy"), str(row.source_workflow_id)
+
+    async def related_workflow(self, workflow_id: str) -> WorkflowLink | None:
+        """Any workspace's workflow by id (the caller decides what it may reveal)."""
+        row = (await self.conn.execute(self._links().where(workflows.c.id == workflow_id))).first()
+        return _link(row) if row else None
+
+    async def set_workflow_source(self, workflow_id: str, kind: str, source_id: str) -> None:
+        """Record what a workflow was made from (a template, a clone's original…)."""
+        await self.conn.execute(
+            workflows.update()
+            .where(workflows.c.id == workflow_id)
+            .values(source_kind=kind, source_workflow_id=source_id)
+        )
+
+
+def _link(row: Any) -> WorkflowLink:
+    return WorkflowLink(
+        id=row.id,
+        workspace_id=row.workspace_id,
+        workspace_slug=row.workspace_slug,
+        slug=row.slug,
+        name=row.name,
+        visibility=row.visibility,
+        source_kind=row.source_kind,
+        created_at=row.created_at,
+        deleted=row.deleted_at is not None,
+    )

@@ -273,3 +273,28 @@ templates = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.UniqueConstraint("workspace_id", "name"),
 )
+
+agents = sa.Table(
+    "agents",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("model", sa.String(200), nullable=False),
+    sa.Column("instructions", sa.Text(), nullable=False),
+    sa.Column("base_url", sa.String(500), nullable=True),
+    # SecretBox ciphertext of a per-agent provider key; never returned by the API.
+    sa.Column("api_key", sa.Text(), nullable=True),
+    sa.Column("temperature", sa.Float(), nullable=True),
+    sa.Column("max_tokens", sa.Integer(), nullable=True),
+    sa.Column("price_per_1k_input", sa.Float(), nullable=False),
+    sa.Column("price_per_1k_output", sa.Float(), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("workspace_id", "name"),
+)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flowdeck.store.agents import AgentQueries
 from flowdeck.store.analytics import AnalyticsQueries
 from flowdeck.store.runs import RunQueries
 from flowdeck.store.schedules import ScheduleQueries
@@ -21,5 +22,6 @@ class Tx(
     ScheduleQueries,
     TemplateQueries,
     AnalyticsQueries,
+    AgentQueries,
 ):
     """All queries Flowdeck runs, bound to one open transaction."""

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from flowdeck.domain.records import Page, Workflow, WorkflowFilter, WorkflowVersion
 from flowdeck.store.queries import Queries
-from flowdeck.store.tables import workflow_tags, workflow_versions, workflows
+from flowdeck.store.tables import (
+    api_keys,
+    runs,
+    schedules,
+    workflow_tags,
+    workflow_versions,
+    workflows,
+)
+
+_ACTIVE_RUN = ("queued", "running", "waiting", "paused")
 
 
 def _workflow(row: Any) -> Workflow:
@@ -29,6 +39,10 @@ def _workflow(row: Any) -> Workflow:
         updated_at=row.updated_at,
         created_by=row.created_by,
         deleted_at=row.deleted_at,
+        pre_archive_status=row.pre_archive_status,
+        source_workflow_id=row.source_workflow_id,
+        source_kind=row.source_kind,
+        webhook_secret=row.webhook_secret,
     )
 
 
@@ -65,6 +79,10 @@ class WorkflowQueries(Queries):
                 created_at=wf.created_at,
                 updated_at=wf.updated_at,
                 deleted_at=wf.deleted_at,
+                pre_archive_status=wf.pre_archive_status,
+                source_workflow_id=wf.source_workflow_id,
+                source_kind=wf.source_kind,
+                webhook_secret=wf.webhook_secret,
             )
         )
         await self._insert_tags(wf.id, wf.tags)
@@ -241,3 +259,99 @@ class WorkflowQueries(Queries):
             )
         ).first()
         return _version(row) if row else None
+
+    # -- lifecycle and access: trash, permanent delete, hooks, tokens --
+
+    async def get_workflow_by_id(
+        self, workflow_id: str, *, include_deleted: bool = False
+    ) -> Workflow | None:
+        """A workflow by id alone, whatever its workspace (inbound hooks, the purge)."""
+        query = sa.select(workflows).where(workflows.c.id == workflow_id)
+        if not include_deleted:
+            query = query.where(workflows.c.deleted_at.is_(None))
+        row = (await self.conn.execute(query)).first()
+        return _workflow(row) if row else None
+
+    async def workflow_run_counts(self, workflow_id: str) -> tuple[int, int]:
+        """How many runs the workflow has, and how many of those have not ended."""
+        row = (
+            await self.conn.execute(
+                sa.select(
+                    sa.func.count().label("total"),
+                    sa.func.count().filter(runs.c.status.in_(_ACTIVE_RUN)).label("active"),
+                ).where(runs.c.workflow_id == workflow_id)
+            )
+        ).one()
+        return int(row.total), int(row.active)
+
+    async def active_run_ids(self, workflow_id: str) -> list[str]:
+        """Ids of the workflow's runs that have not ended, oldest first."""
+        rows = await self.conn.execute(
+            sa.select(runs.c.id)
+            .where(runs.c.workflow_id == workflow_id, runs.c.status.in_(_ACTIVE_RUN))
+            .order_by(runs.c.id)
+        )
+        return [r[0] for r in rows]
+
+    async def count_workflow_schedules(self, workflow_id: str) -> int:
+        """How many schedules trigger the workflow."""
+        query = sa.select(sa.func.count()).where(schedules.c.workflow_id == workflow_id)
+        return int((await self.conn.execute(query)).scalar_one())
+
+    async def delete_workflow(
+        self, workflow_id: str, *, trashed_before: datetime | None = None
+    ) -> int | None:
+        """Delete the workflow for good with its runs, versions, tags and schedules.
+
+        Returns how many runs went with it, or None when no row matched. With
+        `trashed_before`, only a workflow in the trash since before then matches, so two
+        purgers racing on PostgreSQL delete it once (the row lock serialises them).
+        """
+        conds: list[sa.ColumnElement[bool]] = [workflows.c.id == workflow_id]
+        if trashed_before is not None:
+            conds += [workflows.c.deleted_at.is_not(None), workflows.c.deleted_at < trashed_before]
+        locked = (
+            await self.conn.execute(sa.select(workflows.c.id).where(*conds).with_for_update())
+        ).first()
+        if locked is None:
+            return None
+        # Runs first, to count them; step runs, events, versions, tags and schedules
+        # follow by ON DELETE CASCADE (SQLite runs with foreign_keys=ON).
+        deleted_runs = await self.conn.execute(
+            runs.delete().where(runs.c.workflow_id == workflow_id)
+        )
+        result = await self.conn.execute(workflows.delete().where(*conds))
+        return int(deleted_runs.rowcount) if result.rowcount == 1 else None
+
+    async def expired_trash(self, cutoff: datetime, limit: int) -> list[str]:
+        """Ids of workflows in the trash since before `cutoff`, across workspaces."""
+        rows = await self.conn.execute(
+            sa.select(workflows.c.id)
+            .where(workflows.c.deleted_at.is_not(None), workflows.c.deleted_at < cutoff)
+            .order_by(workflows.c.deleted_at, workflows.c.id)
+            .limit(limit)
+        )
+        return [r[0] for r in rows]
+
+    async def set_webhook_secret(
+        self, workflow_id: str, ciphertext: str, *, only_if_missing: bool
+    ) -> bool:
+        """Store the encrypted webhook secret; with `only_if_missing`, only when there is none."""
+        query = workflows.update().where(workflows.c.id == workflow_id)
+        if only_if_missing:
+            query = query.where(workflows.c.webhook_secret.is_(None))
+        result = await self.conn.execute(query.values(webhook_secret=ciphertext))
+        return result.rowcount == 1
+
+    async def live_api_key_name(self, key_id: str, workspace_id: str) -> str | None:
+        """The name of a key that is not revoked (a workflow token dies with its key)."""
+        row = (
+            await self.conn.execute(
+                sa.select(api_keys.c.name).where(
+                    api_keys.c.id == key_id,
+                    api_keys.c.workspace_id == workspace_id,
+                    api_keys.c.revoked_at.is_(None),
+                )
+            )
+        ).first()
+        return str(row[0]) if row else None

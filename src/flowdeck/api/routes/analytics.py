@@ -1,7 +1,33 @@
-"""Analytics endpoints (scaffold: being built)."""
+"""Analytics and related endpoints (SPEC §5 Workflows: analytics, related)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
-router = APIRouter(tags=["analytics"])
+from flowdeck.api.deps import PrincipalDep, ServicesDep
+
+router = APIRouter(prefix="/api/workflows", tags=["analytics"])
+
+
+@router.get("/{workflow_id}/analytics")
+async def workflow_analytics(
+    workflow_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    days: int = 30,
+    granularity: str = "daily",
+) -> dict[str, Any]:
+    """KPIs, runs and success rate over time, cost by step type and per-step statistics."""
+    return await services.analytics.analytics(
+        principal, workflow_id, days=days, granularity=granularity
+    )
+
+
+@router.get("/{workflow_id}/related")
+async def workflow_related(
+    workflow_id: str, principal: PrincipalDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Schedules, templates saved from it, clones and forks of it, and its source."""
+    return await services.analytics.related(principal, workflow_id)

@@ -1,7 +1,21 @@
-"""Public endpoints (scaffold: being built)."""
+"""Public reads: a workflow with `visibility: public`, readable without a key (seed 000)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 
-router = APIRouter(tags=["public"])
+from flowdeck.api.deps import ServicesDep
+from flowdeck.services.views import public_workflow_view
+
+router = APIRouter(prefix="/api/public", tags=["public"])
+
+
+@router.get("/{workspace_slug}/workflows/{slug}")
+async def get_public_workflow(
+    workspace_slug: str, slug: str, services: ServicesDep
+) -> dict[str, Any]:
+    """A public workflow by workspace slug and workflow slug (or id); private ones are 404."""
+    wf = await services.lifecycle.access.public_workflow(workspace_slug, slug)
+    return public_workflow_view(wf, workspace_slug)

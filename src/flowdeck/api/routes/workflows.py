@@ -15,9 +15,11 @@ from flowdeck.api.schemas import (
     WorkflowCreate,
     WorkflowUpdate,
 )
-from flowdeck.domain.records import WorkflowFilter
+from flowdeck.domain.records import Workflow, WorkflowFilter
 from flowdeck.domain.validation import DefinitionParseError, load_definition_text
 from flowdeck.errors import BadRequest, InvalidInput
+from flowdeck.services.auth import Principal
+from flowdeck.services.container import Services
 from flowdeck.services.views import (
     version_detail,
     version_summary,
@@ -53,6 +55,12 @@ def _with_etag(response: Response, version: int) -> None:
     response.headers["ETag"] = f'"{version}"'
 
 
+async def detail_view(services: Services, principal: Principal, wf: Workflow) -> dict[str, Any]:
+    """The workflow as one caller sees it (editors of webhook workflows get the secret)."""
+    secret = await services.lifecycle.access.webhook_secret_for(principal, wf)
+    return workflow_detail(wf, principal, webhook_secret=secret)
+
+
 @router.get("")
 async def list_workflows(
     principal: PrincipalDep,
@@ -78,7 +86,7 @@ async def list_workflows(
         principal, flt, limit=limit, offset=offset, cursor=cursor
     )
     return {
-        "workflows": [workflow_summary(w) for w in page.items],
+        "workflows": [workflow_summary(w, principal) for w in page.items],
         "total": page.total,
         "next_cursor": page.next_cursor,
     }
@@ -101,7 +109,7 @@ async def create_workflow(
     )
     response.headers["Location"] = f"/api/workflows/{wf.id}"
     _with_etag(response, wf.version)
-    return {"id": wf.id, "workflow": workflow_detail(wf, principal)}
+    return {"id": wf.id, "workflow": await detail_view(services, principal, wf)}
 
 
 @router.post("/validate")
@@ -127,7 +135,7 @@ async def get_workflow(
     """One workflow, by id or slug."""
     wf = await services.workflows.get(principal, workflow_id)
     _with_etag(response, wf.version)
-    return workflow_detail(wf, principal)
+    return await detail_view(services, principal, wf)
 
 
 @router.put("/{workflow_id}")
@@ -147,7 +155,7 @@ async def update_workflow(
         principal, workflow_id, changes, if_match=_if_match(if_match)
     )
     _with_etag(response, wf.version)
-    return workflow_detail(wf, principal)
+    return await detail_view(services, principal, wf)
 
 
 @router.patch("/{workflow_id}/status")
@@ -156,7 +164,7 @@ async def set_status(
 ) -> dict[str, Any]:
     """Move a workflow to draft, active, paused or archived."""
     wf = await services.workflows.set_status(principal, workflow_id, body.status)
-    return workflow_detail(wf, principal)
+    return await detail_view(services, principal, wf)
 
 
 @router.get("/{workflow_id}/versions")
@@ -200,4 +208,4 @@ async def rollback(
     """Make a new version from an old one."""
     wf = await services.workflows.rollback(principal, workflow_id, body.version)
     _with_etag(response, wf.version)
-    return workflow_detail(wf, principal)
+    return await detail_view(services, principal, wf)

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.templating import TemplateError, evaluate_expression, render_value
+from flowdeck.engine.agents import AgentLookup
 
 
 class StepFailed(Exception):
@@ -43,6 +44,8 @@ class Suspended:
     state: dict[str, Any]
     wake_at: datetime | None
     reason: str = "wait"
+    # Extra fields for the `step_waiting` event (an approval's message and deadline).
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,7 @@ class StepEnvironment:
     script_memory_mb: int = 512
     llm_base_url: str | None = None
     llm_api_key: str | None = None
+    agents: AgentLookup | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 

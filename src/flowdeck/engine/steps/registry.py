@@ -8,6 +8,8 @@ from importlib.metadata import entry_points
 from pydantic import BaseModel
 
 from flowdeck.domain.step_configs import BUILTIN_STEP_CONFIGS
+from flowdeck.engine.steps.agent_task import AgentTaskHandler
+from flowdeck.engine.steps.approval import ApprovalHandler
 from flowdeck.engine.steps.base import StepHandler
 from flowdeck.engine.steps.condition import ConditionHandler
 from flowdeck.engine.steps.http_request import HttpRequestHandler
@@ -33,6 +35,8 @@ def builtin_handlers() -> dict[str, StepHandler]:
         WebhookHandler(),
         TransformHandler(),
         WorkflowHandler(),
+        AgentTaskHandler(),
+        ApprovalHandler(),
     ]
     return {h.type_name: h for h in handlers}
 

@@ -1,0 +1,65 @@
+"""Approvals (SPEC §5 Runs): pending approval steps, and approve or reject one."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import Field
+
+from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.schemas import RequestBody
+from flowdeck.services.approvals import MAX_COMMENT, approval_view, decision_view
+
+router = APIRouter(tags=["approvals"])
+
+
+class DecisionRequest(RequestBody):
+    """POST …/approve or …/reject."""
+
+    comment: str | None = Field(default=None, max_length=MAX_COMMENT)
+
+
+@router.get("/api/approvals")
+async def list_approvals(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    workflow_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Approval steps of the workspace waiting for a decision, oldest first."""
+    page = await services.approvals.pending(
+        principal, workflow_id=workflow_id, limit=limit, offset=offset
+    )
+    return {"approvals": [approval_view(a) for a in page.items], "total": page.total}
+
+
+@router.post("/api/workflows/runs/{run_id}/steps/{step_id}/approve")
+async def approve_step(
+    run_id: str,
+    step_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    body: DecisionRequest | None = None,
+) -> dict[str, Any]:
+    """Approve a waiting approval step: it completes and its dependents run."""
+    decision = await services.approvals.decide(
+        principal, run_id, step_id, approve=True, comment=body.comment if body else None
+    )
+    return decision_view(decision)
+
+
+@router.post("/api/workflows/runs/{run_id}/steps/{step_id}/reject")
+async def reject_step(
+    run_id: str,
+    step_id: str,
+    principal: PrincipalDep,
+    services: ServicesDep,
+    body: DecisionRequest | None = None,
+) -> dict[str, Any]:
+    """Reject a waiting approval step: it fails and its dependents are skipped."""
+    decision = await services.approvals.decide(
+        principal, run_id, step_id, approve=False, comment=body.comment if body else None
+    )
+    return decision_view(decision)

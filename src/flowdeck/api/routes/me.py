@@ -1,0 +1,22 @@
+"""GET /api/me: who the presented key is (its workspace, name and scopes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.services.views import workspace_view
+
+router = APIRouter(prefix="/api", tags=["administration"])
+
+
+@router.get("/me")
+async def whoami(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+    """The caller's workspace and key (MCP clients use it to check `project_id`)."""
+    ws = await services.admin.current_workspace(principal)
+    return {
+        "workspace": workspace_view(ws),
+        "key": {"id": principal.key_id, "name": principal.name, "scopes": list(principal.scopes)},
+    }
