@@ -63,3 +63,17 @@ def test_run_exits_1_on_failure_and_on_bad_inputs(tmp_path: Path) -> None:
     )
     assert bad.returncode == 1
     assert "Input 'amount' is required" in bad.stderr
+
+
+def test_run_refuses_to_wait_forever_for_an_approval(tmp_path: Path) -> None:
+    gated = tmp_path / "gated.yaml"
+    gated.write_text(
+        "name: Gated\nsteps:\n  - id: review\n    type: approval\n"
+        "    config: {message: Ship it}\n"
+        "  - id: ship\n    type: transform\n    config: {value: 1}\n    depends_on: [review]\n"
+    )
+    done = subprocess.run(
+        [*flowdeck_command(), "run", str(gated)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 1
+    assert "Step 'review' waits for an approval" in done.stderr

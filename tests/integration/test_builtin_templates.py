@@ -24,9 +24,8 @@ from tests.unit.step_helpers import Reply, refused_url
 
 T = "/api/workflows/templates"
 # Each template that runs to completion by itself (ones needing URLs get a local HTTP peer).
-# tpl_approval_gate is left out on purpose: it waits for a person to decide its `approval`
-# step, whose handler arrives with a later issue; it always validates, and the test at the
-# end decides it through the API once the handler is registered.
+# tpl_approval_gate is left out here because it waits for a person to decide its `approval`
+# step; the test at the end decides it through the API, both ways.
 RUNNABLE = {
     "tpl_etl_with_loop",
     "tpl_route_by_threshold",
@@ -159,9 +158,6 @@ async def test_webhook_relay_once_its_url_is_filled_in(api: Api) -> None:
         }
 
 
-@pytest.mark.skipif(
-    "approval" not in all_handlers(), reason="the approval step handler is not available yet"
-)
 @pytest.mark.parametrize("decision", ["approve", "reject"])
 async def test_approval_gate_once_someone_decides(api: Api, decision: str) -> None:
     wf_id = await install(api, "tpl_approval_gate")

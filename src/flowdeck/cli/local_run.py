@@ -15,6 +15,7 @@ from rich.table import Table
 from flowdeck.config import Settings
 from flowdeck.domain.clock import SystemClock
 from flowdeck.domain.records import Run, StepRun
+from flowdeck.errors import Conflict
 from flowdeck.services.auth import AuthService, Principal
 from flowdeck.services.container import Services
 from flowdeck.store.migrate import upgrade
@@ -45,6 +46,17 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             inputs[key] = value
     return inputs
+
+
+def _waiting_for_a_person(run: Run, steps: list[StepRun]) -> str | None:
+    """The approval step the run waits on with no timeout to decide it, if any."""
+    if run.status != "waiting":
+        return None
+    for s in steps:
+        waiting = s.is_current and s.status == "waiting" and s.step_type == "approval"
+        if waiting and s.wake_at is None:
+            return s.step_id
+    return None
 
 
 def _table(run: Run | None, steps: list[StepRun]) -> Table:
@@ -93,6 +105,15 @@ async def run_definition(
                     view.update(_table(run, steps))
                     if run.status in FINISHED:
                         break
+                    undecidable = _waiting_for_a_person(run, steps)
+                    if undecidable is not None:
+                        await services.runs.cancel(me, run.id)
+                        raise Conflict(
+                            f"Step '{undecidable}' waits for an approval, which `flowdeck run` "
+                            "cannot give; run the workflow on a server (flowdeck serve) and "
+                            "decide it with POST /api/workflows/runs/{run_id}/steps/{step_id}/"
+                            "approve or /reject"
+                        )
                     await services.runtime.bus.wait(run.id, 0.5)
             if not live:
                 console.print(_table(run, steps))
