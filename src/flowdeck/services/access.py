@@ -30,8 +30,9 @@ from flowdeck.services.auth import (
     sign_workflow_token,
     verify_workflow_token,
 )
-from flowdeck.services.ports import StorePort, TxPort
+from flowdeck.services.ports import StorePort
 from flowdeck.services.runs import RunService
+from flowdeck.services.scope import load_workflow
 
 WEBHOOK_SECRET_PREFIX = "whsec_"
 _NO_CREDENTIALS = (
@@ -58,12 +59,6 @@ class AccessService:
         self.runs = runs
         self._signing_key = box.signing_key("workflow-token")
 
-    async def _load(self, tx: TxPort, principal: Principal, id_or_slug: str) -> Workflow:
-        wf = await tx.get_workflow(principal.workspace_id, id_or_slug)
-        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
-            raise NotFound(f"Workflow '{id_or_slug}' not found")
-        return wf
-
     # -- workflow tokens -------------------------------------------------------------------
 
     async def create_token(
@@ -80,7 +75,7 @@ class AccessService:
                 errors=[f"expires_in must be 1 to {TOKEN_MAX_SECONDS} seconds; got {expires_in}"],
             )
         async with self.store.read() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
         claims = WorkflowTokenClaims(
             workspace_id=wf.workspace_id,
             workflow_id=wf.id,
@@ -132,7 +127,7 @@ class AccessService:
         principal.require("workflows:write")
         fresh = WEBHOOK_SECRET_PREFIX + secrets.token_urlsafe(32)
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             if wf.trigger_type != "webhook":
                 raise Conflict(
                     f"Workflow '{wf.slug}' has trigger_type '{wf.trigger_type}'; "
@@ -149,7 +144,7 @@ class AccessService:
         if token is not None and token.startswith(TOKEN_PREFIX):
             principal = await self.authenticate_token(token)
             async with self.store.read() as tx:
-                return principal, await self._load(tx, principal, workflow_id)
+                return principal, await load_workflow(tx, principal, workflow_id)
         if signature is None:
             prefix = "Hooks do not take API keys. " if token is not None else ""
             raise Unauthorized(prefix + _NO_CREDENTIALS)

@@ -14,10 +14,10 @@ from flowdeck.domain.analytics import (
     window_start,
 )
 from flowdeck.domain.clock import Clock, isoformat
-from flowdeck.domain.records import Workflow
-from flowdeck.errors import InvalidInput, NotFound
+from flowdeck.errors import InvalidInput
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
+from flowdeck.services.scope import load_workflow
 from flowdeck.templates import builtin_template
 
 MAX_DAYS = 366
@@ -101,12 +101,6 @@ class AnalyticsService:
         self.store = store
         self.clock = clock
 
-    async def _load(self, tx: TxPort, principal: Principal, id_or_slug: str) -> Workflow:
-        wf = await tx.get_workflow(principal.workspace_id, id_or_slug)
-        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
-            raise NotFound(f"Workflow '{id_or_slug}' not found")
-        return wf
-
     async def analytics(
         self, principal: Principal, id_or_slug: str, *, days: int = 30, granularity: str = "daily"
     ) -> dict[str, Any]:
@@ -125,7 +119,7 @@ class AnalyticsService:
         now = self.clock.now()
         since = window_start(now, days)
         async with self.store.read() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             per_period = await tx.analytics_runs_per_period(wf.id, since, grain)
             timed = sum(p.timed for p in per_period)
             p50, p95 = await tx.analytics_run_percentiles(wf.id, since, (0.5, 0.95), count=timed)
@@ -160,7 +154,7 @@ class AnalyticsService:
         """Schedules, templates saved from it, clones and forks of it, and its source."""
         principal.require("workflows:read")
         async with self.store.read() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             schedules = await tx.related_schedules(wf.id)
             templates = await tx.templates_from_workflow(principal.workspace_id, wf.id)
             copies = [c for c in await tx.related_copies(wf.id) if not c.deleted]

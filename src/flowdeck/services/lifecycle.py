@@ -30,6 +30,7 @@ from flowdeck.services.access import AccessService
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
 from flowdeck.services.runs import RunService
+from flowdeck.services.scope import load_workflow
 from flowdeck.services.workflows import _SLUG_RE, RESERVED_SLUGS, slugify
 
 log = logging.getLogger("flowdeck.lifecycle")
@@ -143,24 +144,14 @@ class LifecycleService:
 
     # -- archive ---------------------------------------------------------------------------
 
-    async def _load(
-        self, tx: TxPort, principal: Principal, id_or_slug: str, *, include_deleted: bool = False
-    ) -> Workflow:
-        wf = await tx.get_workflow(
-            principal.workspace_id, id_or_slug, include_deleted=include_deleted
-        )
-        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
-            raise NotFound(f"Workflow '{id_or_slug}' not found")
-        return wf
-
     async def _reload(self, tx: TxPort, principal: Principal, workflow_id: str) -> Workflow:
-        return await self._load(tx, principal, workflow_id, include_deleted=True)
+        return await load_workflow(tx, principal, workflow_id, include_deleted=True)
 
     async def archive(self, principal: Principal, id_or_slug: str) -> Workflow:
         """Hide a workflow from the default list and stop it starting runs (idempotent)."""
         principal.require("workflows:write")
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             if wf.status != "archived":
                 values = {
                     "status": "archived",
@@ -174,7 +165,7 @@ class LifecycleService:
         """Bring an archived workflow back to the status it had (idempotent)."""
         principal.require("workflows:write")
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             if wf.status == "archived":
                 values = {
                     "status": wf.pre_archive_status or "active",
@@ -190,7 +181,7 @@ class LifecycleService:
         """Move a workflow to the trash; its runs stay, and it can be restored."""
         principal.require("workflows:write")
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             await tx.update_workflow(wf.id, {"deleted_at": self.clock.now()})
             return await self._reload(tx, principal, wf.id)
 
@@ -198,7 +189,7 @@ class LifecycleService:
         """Take a workflow out of the trash (names stay reserved there, so none collides)."""
         principal.require("workflows:write")
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug, include_deleted=True)
+            wf = await load_workflow(tx, principal, id_or_slug, include_deleted=True)
             if wf.deleted_at is None:
                 raise Conflict(f"Workflow '{wf.slug}' is not in the trash")
             await tx.update_workflow(wf.id, {"deleted_at": None})
@@ -232,7 +223,7 @@ class LifecycleService:
         """
         principal.require("workflows:admin")
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug, include_deleted=True)
+            wf = await load_workflow(tx, principal, id_or_slug, include_deleted=True)
             total, active = await tx.workflow_run_counts(wf.id)
             if active:
                 raise Conflict(
@@ -253,7 +244,7 @@ class LifecycleService:
         """What a permanent delete would take: runs (the newest 20 listed), schedules."""
         principal.require("workflows:write")
         async with self.store.read() as tx:
-            wf = await self._load(tx, principal, id_or_slug, include_deleted=True)
+            wf = await load_workflow(tx, principal, id_or_slug, include_deleted=True)
             total, active = await tx.workflow_run_counts(wf.id)
             page = await tx.list_runs(wf.id, status=None, limit=PREVIEW_RUNS)
             schedules = await tx.count_workflow_schedules(wf.id)
@@ -293,7 +284,7 @@ class LifecycleService:
         principal.require("workflows:read")
         principal.require("workflows:write")
         async with self.store.write() as tx:
-            source = await self._load(tx, principal, id_or_slug)
+            source = await load_workflow(tx, principal, id_or_slug)
             summary = f"Cloned from '{source.slug}' version {source.version}"
             return await self._copy(tx, principal, source, name, slug, "clone", summary)
 

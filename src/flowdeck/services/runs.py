@@ -9,7 +9,7 @@ from typing import Any
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.graph import topological_levels
 from flowdeck.domain.inputs import validate_run_inputs
-from flowdeck.domain.records import Page, Run, RunEvent, StepRun, Workflow
+from flowdeck.domain.records import Page, Run, RunEvent, StepRun
 from flowdeck.domain.states import RUN_ACTIVE
 from flowdeck.engine import lifecycle
 from flowdeck.engine.compiled import CompiledWorkflow
@@ -20,6 +20,7 @@ from flowdeck.services.auth import Principal
 from flowdeck.services.costs import BASIS as COST_BASIS
 from flowdeck.services.costs import AgentEstimate, agent_ref, estimate_agent_step, profile_of
 from flowdeck.services.ports import StorePort, TxPort
+from flowdeck.services.scope import load_workflow
 
 TRIGGERS = ("manual", "api", "schedule", "webhook", "workflow")
 
@@ -44,12 +45,6 @@ class RunService:
         self.store = store
         self.clock = clock
         self.runtime = runtime
-
-    async def _workflow(self, tx: TxPort, principal: Principal, id_or_slug: str) -> Workflow:
-        wf = await tx.get_workflow(principal.workspace_id, id_or_slug)
-        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
-            raise NotFound(f"Workflow '{id_or_slug}' not found")
-        return wf
 
     async def _run(self, tx: TxPort, principal: Principal, run_id: str) -> Run:
         run = await tx.get_run(run_id, principal.workspace_id)
@@ -79,7 +74,7 @@ class RunService:
         fx = Effects()
         try:
             async with self.store.write() as tx:
-                wf = await self._workflow(tx, principal, id_or_slug)
+                wf = await load_workflow(tx, principal, id_or_slug)
                 if idempotency_key:
                     existing = await tx.find_run_by_idempotency_key(wf.id, idempotency_key)
                     if existing is not None:
@@ -110,7 +105,7 @@ class RunService:
             if not idempotency_key:
                 raise
             async with self.store.read() as tx:  # a concurrent start with the same key won
-                wf = await self._workflow(tx, principal, id_or_slug)
+                wf = await load_workflow(tx, principal, id_or_slug)
                 existing = await tx.find_run_by_idempotency_key(wf.id, idempotency_key)
             if existing is None:
                 raise
@@ -125,7 +120,7 @@ class RunService:
         principal.require("workflows:run")
         agents: dict[str, AgentEstimate] = {}
         async with self.store.read() as tx:
-            wf = await self._workflow(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
             avg = await tx.average_duration(wf.id)
             for step in cw.definition.steps:
@@ -165,7 +160,7 @@ class RunService:
                 errors=[f"status must be one of {', '.join(valid)}; got '{status}'"],
             )
         async with self.store.read() as tx:
-            wf = await self._workflow(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             return await tx.list_runs(
                 wf.id, status=status, limit=limit, offset=0 if cursor else offset, before_id=cursor
             )

@@ -41,6 +41,7 @@ from flowdeck.engine.runtime import Runtime
 from flowdeck.errors import Conflict, DatabaseBusy, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
+from flowdeck.services.scope import load_workflow
 
 log = logging.getLogger("flowdeck.schedules")
 
@@ -89,12 +90,6 @@ class ScheduleService:
 
     # -- CRUD ---------------------------------------------------------------------------------
 
-    async def _workflow(self, tx: TxPort, principal: Principal, id_or_slug: str) -> Workflow:
-        wf = await tx.get_workflow(principal.workspace_id, id_or_slug)
-        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
-            raise NotFound(f"Workflow '{id_or_slug}' not found")
-        return wf
-
     async def _schedule(self, tx: TxPort, principal: Principal, schedule_id: str) -> Schedule:
         found = await tx.get_schedule(principal.workspace_id, schedule_id)
         if found is None or (
@@ -126,7 +121,7 @@ class ScheduleService:
         cron = normalise_cron(cron_expression)
         data = dict(input_data or {})
         async with self.store.write() as tx:
-            wf = await self._workflow(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             problems = await self._problems(tx, wf, cron, timezone, data)
             if problems:
                 raise InvalidInput("The schedule is invalid", errors=problems)
@@ -159,7 +154,7 @@ class ScheduleService:
         """A page of a workflow's schedules, newest first."""
         principal.require("workflows:read")
         async with self.store.read() as tx:
-            wf = await self._workflow(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             return await tx.list_schedules(
                 wf.id, limit=limit, offset=0 if cursor else offset, before_id=cursor
             )

@@ -24,6 +24,7 @@ from flowdeck.domain.validation import ValidationResult, validate_definition
 from flowdeck.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
+from flowdeck.services.scope import load_workflow
 
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 VISIBILITIES = ("private", "public")
@@ -105,18 +106,7 @@ class WorkflowService:
         """One workflow of the caller's workspace, or NotFound."""
         principal.require("workflows:read")
         async with self.store.read() as tx:
-            return await self._load(tx, principal, id_or_slug)
-
-    async def _load(
-        self, tx: TxPort, principal: Principal, id_or_slug: str, *, include_deleted: bool = False
-    ) -> Workflow:
-        wf = await tx.get_workflow(
-            principal.workspace_id, id_or_slug, include_deleted=include_deleted
-        )
-        # A workflow token sees only its own workflow; anything else is simply not there.
-        if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
-            raise NotFound(f"Workflow '{id_or_slug}' not found")
-        return wf
+            return await load_workflow(tx, principal, id_or_slug)
 
     async def list_workflows(
         self,
@@ -254,7 +244,7 @@ class WorkflowService:
         _check_choice(changes.get("visibility"), "visibility", VISIBILITIES, errors)
         tags = _check_tags(changes.get("tags"), errors)
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             if if_match is not None and if_match != wf.version:
                 raise PreconditionFailed(
                     f"The workflow is at version {wf.version}, not {if_match}; reload and retry"
@@ -296,7 +286,7 @@ class WorkflowService:
             elif values:
                 values["updated_at"] = self.clock.now()
                 await tx.update_workflow(wf.id, values)
-            return await self._load(tx, principal, wf.id)
+            return await load_workflow(tx, principal, wf.id)
 
     async def _new_version(
         self,
@@ -338,26 +328,26 @@ class WorkflowService:
         if errors:
             raise InvalidInput("Invalid status", errors=errors)
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             if wf.status != status:
                 values: dict[str, Any] = {"status": status, "updated_at": self.clock.now()}
                 # Unarchive restores the status a workflow had when it was archived.
                 values["pre_archive_status"] = wf.status if status == "archived" else None
                 await tx.update_workflow(wf.id, values)
-            return await self._load(tx, principal, wf.id)
+            return await load_workflow(tx, principal, wf.id)
 
     async def versions(self, principal: Principal, id_or_slug: str) -> list[WorkflowVersion]:
         """Every version, newest first."""
         principal.require("workflows:read")
         async with self.store.read() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             return await tx.list_versions(wf.id)
 
     async def version(self, principal: Principal, id_or_slug: str, number: int) -> WorkflowVersion:
         """One version, or NotFound."""
         principal.require("workflows:read")
         async with self.store.read() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             return await self._version(tx, wf, number)
 
     async def _version(self, tx: TxPort, wf: Workflow, number: int) -> WorkflowVersion:
@@ -372,7 +362,7 @@ class WorkflowService:
         """RFC 6902 operations from version v1 to v2, and a summary."""
         principal.require("workflows:read")
         async with self.store.read() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             old = await self._version(tx, wf, v1)
             new = await self._version(tx, wf, v2)
         return diff_definitions(old.definition, new.definition)
@@ -381,11 +371,11 @@ class WorkflowService:
         """Make a new version whose definition is that of version `number`."""
         principal.require("workflows:write")
         async with self.store.write() as tx:
-            wf = await self._load(tx, principal, id_or_slug)
+            wf = await load_workflow(tx, principal, id_or_slug)
             target = await self._version(tx, wf, number)
             if target.definition.get("name") != wf.name:
                 await self._ensure_unique(tx, wf.workspace_id, name=target.definition["name"])
             await self._new_version(
                 tx, principal, wf, dict(target.definition), f"Rolled back to version {number}"
             )
-            return await self._load(tx, principal, wf.id)
+            return await load_workflow(tx, principal, wf.id)
