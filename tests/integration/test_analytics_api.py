@@ -143,6 +143,10 @@ class Fixture:
             for run in self.runs:
                 await tx.insert_run(run)
             await tx.insert_step_runs(self.steps)
+            # What the engine does when a run ends: its steps join the per-day statistics.
+            for run in self.runs:
+                if run.status in ("completed", "failed", "cancelled"):
+                    await tx.roll_up_run(run.id)
 
 
 async def workspace_id(store: Store) -> str:
@@ -597,3 +601,45 @@ async def test_percentiles_match_percentile_cont_for_every_size(frozen: Api) -> 
             )
         expected = [percentile_cont(durations, f) for f in fractions]
         assert found == pytest.approx(expected, abs=1e-3), (size, durations)
+
+
+async def test_step_stats_follow_resume_and_delete(api: Api) -> None:
+    """A resumed run is counted once, with its latest attempts; a deleted run not at all."""
+    from tests.integration.runs_helpers import run_to_end, wait_for_run
+
+    definition = {
+        "name": "Flaky once",
+        "steps": [
+            {
+                "id": "gate",
+                "type": "script",
+                "config": {
+                    "language": "bash",
+                    "code": "test \"$(python3 -c 'import json,sys; print(json.load(sys.stdin)"
+                    '["run"]["attempt"])\')" -ge 2',
+                },
+            }
+        ],
+    }
+    run = await run_to_end(api, definition)
+    assert run["status"] == "failed"
+    path = f"/api/workflows/{run['workflow_id']}/analytics"
+
+    async def gate_stats() -> dict[str, object]:
+        body = (await api.client.get(path, headers=api.headers)).json()
+        return next(s for s in body["step_stats"] if s["step_id"] == "gate")
+
+    first = await gate_stats()
+    assert (first["runs"], first["failed"], first["completed"]) == (1, 1, 0)
+    resumed = await api.client.post(
+        f"/api/workflows/runs/{run['id']}/resume", json={}, headers=api.headers
+    )
+    assert resumed.status_code == 200
+    done = await wait_for_run(api, run["id"])
+    assert done["status"] == "completed"
+    again = await gate_stats()
+    assert (again["runs"], again["failed"], again["completed"], again["attempts"]) == (1, 0, 1, 2)
+    deleted = await api.client.delete(f"/api/workflows/runs/{run['id']}", headers=api.headers)
+    assert deleted.status_code == 204
+    body = (await api.client.get(path, headers=api.headers)).json()
+    assert body["step_stats"] == []

@@ -478,6 +478,7 @@ class StepFlow:
             run.id, status, ("running", "waiting"), completed_at=now, output=output, error=error
         ):
             return
+        await tx.roll_up_run(run.id)
         fx.admit = True
         done = replace(run, status=status, completed_at=now, started_at=run.started_at)
         if status == "completed":

@@ -165,6 +165,7 @@ async def cancel(flow: StepFlow, tx: EngineTx, fx: Effects, run: Run, reason: st
     await tx.set_steps_status(
         active, "cancelled", ("pending", "ready", "running", "waiting"), now, error=reason
     )
+    await tx.roll_up_run(run.id)
     fx.cancelled_runs.add(run.id)
     fx.admit = True
     await flow.event(tx, fx, run, "run_cancelled", status="cancelled", reason=reason)
@@ -208,6 +209,8 @@ async def resume(
     if busy:
         raise Conflict(f"Step '{busy[0]}' is still running; wait for it before resuming")
     now = flow.clock.now()
+    if run.status in ("failed", "cancelled"):
+        await tx.roll_up_run(run.id, -1)  # its statistics come back when it ends again
     await tx.retire_current(run.id, sorted(reset))
     fresh: list[StepRun] = []
     skipped: list[str] = []

@@ -204,6 +204,7 @@ class RunService:
             run = await self._run(tx, principal, run_id)
             if run.status in RUN_ACTIVE:
                 raise Conflict(f"Run '{run.id}' is {run.status}; cancel it before deleting it")
+            await tx.roll_up_run(run.id, -1)
             await tx.delete_run(run.id)
 
     async def events(

@@ -18,7 +18,14 @@ from flowdeck.domain.analytics import (
     percentile_rank,
 )
 from flowdeck.store.queries import Queries
-from flowdeck.store.tables import runs, schedules, step_runs, workflows, workspaces
+from flowdeck.store.tables import (
+    runs,
+    schedules,
+    step_rollups,
+    step_runs,
+    workflows,
+    workspaces,
+)
 
 _R = runs.c
 _S = step_runs.c
@@ -49,6 +56,26 @@ class _Sql:
             return value.total_seconds()
         return float(value) * (1.0 if self.postgres else 86400.0)
 
+    def day_text(self, column: sa.ColumnElement[Any]) -> Any:
+        """The UTC calendar day of a timestamp as 'YYYY-MM-DD' text on both dialects."""
+        if self.postgres:
+            # Literal constants, so the expression in SELECT and GROUP BY is the same text.
+            return sa.func.to_char(
+                sa.func.timezone(sa.literal_column("'UTC'"), column),
+                sa.literal_column("'YYYY-MM-DD'"),
+            )
+        return sa.func.substr(column, sa.literal_column("1"), sa.literal_column("10"))
+
+    def upsert(self, table: sa.Table) -> Any:
+        """INSERT … ON CONFLICT for this dialect."""
+        if self.postgres:
+            from sqlalchemy.dialects import postgresql
+
+            return postgresql.insert(table)
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
+
     def day(self, column: sa.ColumnElement[Any]) -> Any:
         """The UTC calendar day of a timestamp (cheap: grouping by it comes first)."""
         if self.postgres:
@@ -78,6 +105,13 @@ class _Sql:
 
 def _count(cond: sa.ColumnElement[bool] | None = None) -> Any:
     return sa.func.count() if cond is None else sa.func.count().filter(cond)
+
+
+def _merge(totals: dict[tuple[str, str], list[float]], key: tuple[str, str], values: Any) -> None:
+    """Add one row of rollup columns to the running totals of a (step, type)."""
+    found = totals.setdefault(key, [0.0] * 9)
+    for i, value in enumerate(values):
+        found[i] += float(value or 0)
 
 
 def _float(value: Any) -> float | None:
@@ -180,7 +214,7 @@ class AnalyticsQueries(Queries):
                 .limit(take)
                 .offset(count - lower - take if from_top else lower)
                 # Without the hint SQLite may walk ix_runs_status_id: every workflow's runs.
-                .with_hint(runs, "INDEXED BY ix_runs_workflow_id_created_at", "sqlite")
+                .with_hint(runs, "INDEXED BY ix_runs_workflow_timing", "sqlite")
             )
             values = sorted(sql.to_seconds(r.d) for r in await self.conn.execute(query))
             out.append(
@@ -193,53 +227,125 @@ class AnalyticsQueries(Queries):
     async def analytics_step_aggregates(
         self, workflow_id: str, since: datetime
     ) -> list[StepAggregate]:
-        """Step runs of the window's runs grouped by (owning step, step type).
+        """Per (owning step, step type) statistics of the window's runs.
 
-        `runs` and the status counts are the current attempts of top-level steps; `attempts`
-        counts every attempt; cost and `step_runs` include a loop's iterations (grouped under
-        the loop step with the body's type).
+        Finished runs come from `step_rollups` (a row per workflow, day, step and type), so the
+        cost does not grow with the number of step runs; the few runs still in flight are
+        aggregated live. `runs` and the status counts are the current attempts of top-level
+        steps; `attempts` counts every attempt; cost and `step_runs` include a loop's
+        iterations (grouped under the loop step with the body's type).
         """
+        r = step_rollups.c
+        rolled = await self.conn.execute(
+            sa.select(
+                r.step_id,
+                r.step_type,
+                *(
+                    sa.func.sum(getattr(r, name))
+                    for name in (
+                        "runs",
+                        "attempts",
+                        "completed",
+                        "failed",
+                        "skipped",
+                        "duration_sum",
+                        "duration_n",
+                        "cost",
+                        "step_runs",
+                    )
+                ),
+            )
+            .where(r.workflow_id == workflow_id, r.day >= since.strftime("%Y-%m-%d"))
+            .group_by(r.step_id, r.step_type)
+        )
+        in_flight = sa.and_(
+            _R.workflow_id == workflow_id,
+            _R.created_at >= since,
+            _R.status.not_in(["completed", "failed", "cancelled"]),
+        )
+        live = await self.conn.execute(self._rollup_select(in_flight, 1))
+        totals: dict[tuple[str, str], list[float]] = {}
+        for row in rolled:
+            values = tuple(row)
+            _merge(totals, (values[0], values[1]), values[2:])
+        for row in live:
+            values = tuple(row)
+            _merge(totals, (values[2], values[3]), values[4:])
+        return [
+            StepAggregate(
+                step_id=step_id,
+                step_type=step_type,
+                runs=int(t[0]),
+                attempts=int(t[1]),
+                completed=int(t[2]),
+                failed=int(t[3]),
+                skipped=int(t[4]),
+                avg_duration_seconds=t[5] / t[6] if t[6] else None,
+                cost=float(t[7]),
+                step_runs=int(t[8]),
+            )
+            for (step_id, step_type), t in sorted(totals.items())
+            if t[8] > 0
+        ]
+
+    def _rollup_select(self, where: sa.ColumnElement[bool], sign: int) -> Any:
         sql = self._sql
-        owner = sa.func.coalesce(_S.parent_step_id, _S.step_id).label("owner")
+        owner = sa.func.coalesce(_S.parent_step_id, _S.step_id)
         top = sa.and_(_S.parent_step_id.is_(None), _S.is_current.is_(True))
         timed = sa.and_(
             top, _S.status == "completed", _S.started_at.is_not(None), _S.completed_at.is_not(None)
         )
-        rows = await self.conn.execute(
+        return (
             sa.select(
+                _R.workflow_id,
+                sql.day_text(_R.created_at),
                 owner,
-                _S.step_type.label("step_type"),
-                _count(top).label("runs"),
-                _count(_S.parent_step_id.is_(None)).label("attempts"),
-                _count(sa.and_(top, _S.status == "completed")).label("completed"),
-                _count(sa.and_(top, _S.status == "failed")).label("failed"),
-                _count(sa.and_(top, _S.status == "skipped")).label("skipped"),
-                sa.func.avg(sql.seconds(_S.started_at, _S.completed_at))
-                .filter(timed)
-                .label("avg_duration"),
-                sa.func.sum(_S.cost).label("cost"),
-                _count().label("step_runs"),
+                _S.step_type,
+                sign * _count(top),
+                sign * _count(_S.parent_step_id.is_(None)),
+                sign * _count(sa.and_(top, _S.status == "completed")),
+                sign * _count(sa.and_(top, _S.status == "failed")),
+                sign * _count(sa.and_(top, _S.status == "skipped")),
+                sign
+                * sa.func.coalesce(
+                    sa.func.sum(sql.seconds(_S.started_at, _S.completed_at)).filter(timed), 0.0
+                ),
+                sign * _count(timed),
+                sign * sa.func.coalesce(sa.func.sum(_S.cost), 0.0),
+                sign * _count(),
             )
-            .select_from(step_runs.join(runs, runs.c.id == _S.run_id))
-            .where(*self._window(workflow_id, since))
-            .group_by(sa.literal_column("owner"), _S.step_type)
-            .order_by(sa.literal_column("owner"), _S.step_type)
+            .select_from(step_runs.join(runs, _R.id == _S.run_id))
+            .where(where)
+            .group_by(_R.workflow_id, sql.day_text(_R.created_at), owner, _S.step_type)
         )
-        return [
-            StepAggregate(
-                step_id=r.owner,
-                step_type=r.step_type,
-                runs=int(r.runs),
-                attempts=int(r.attempts),
-                completed=int(r.completed),
-                failed=int(r.failed),
-                skipped=int(r.skipped),
-                avg_duration_seconds=_float(r.avg_duration),
-                cost=float(r.cost or 0.0),
-                step_runs=int(r.step_runs),
-            )
-            for r in rows
-        ]
+
+    async def _add_rollups(self, select: Any) -> None:
+        insert = self._sql.upsert(step_rollups)
+        columns = [c.name for c in step_rollups.c]
+        keys = ("workflow_id", "day", "step_id", "step_type")
+        stmt = insert.from_select(columns, select).on_conflict_do_update(
+            index_elements=list(keys),
+            set_={
+                name: getattr(step_rollups.c, name) + getattr(insert.excluded, name)
+                for name in columns
+                if name not in keys
+            },
+        )
+        await self.conn.execute(stmt)
+
+    async def roll_up_run(self, run_id: str, sign: int = 1) -> None:
+        """Add a finished run's step runs to the per-day statistics (or take them back)."""
+        await self._add_rollups(self._rollup_select(_S.run_id == run_id, sign))
+
+    async def rebuild_step_rollups(self, workflow_id: str) -> None:
+        """Recompute a workflow's per-day step statistics from its finished runs."""
+        await self.conn.execute(
+            step_rollups.delete().where(step_rollups.c.workflow_id == workflow_id)
+        )
+        finished = sa.and_(
+            _R.workflow_id == workflow_id, _R.status.in_(["completed", "failed", "cancelled"])
+        )
+        await self._add_rollups(self._rollup_select(finished, 1))
 
     # -- related objects --
 
