@@ -15,7 +15,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from flowdeck.domain.clock import SystemClock
-from flowdeck.engine.steps.base import StepContext, StepEnvironment
+from flowdeck.engine.steps.base import Completed, StepContext, StepEnvironment, StepFailed
 
 RUN_ID = "run_123"
 STEP_ID = "call"
@@ -207,3 +207,25 @@ async def running_peer() -> AsyncIterator[HttpPeer]:
         yield peer
     finally:
         await peer.stop()
+
+
+async def completed_output(
+    handler: Any, http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any
+) -> Any:
+    """Run one attempt of `handler`; it must complete; returns its output."""
+    ctx = make_context(config, http=http, step_type=handler.type_name, **kwargs)
+    outcome = await handler.execute(ctx)
+    assert isinstance(outcome, Completed)
+    return outcome.output
+
+
+async def step_failure(
+    handler: Any, http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any
+) -> StepFailed:
+    """Run one attempt of `handler`; it must fail; returns the failure."""
+    ctx = make_context(config, http=http, step_type=handler.type_name, **kwargs)
+    try:
+        await handler.execute(ctx)
+    except StepFailed as failure:
+        return failure
+    raise AssertionError("the step did not fail")

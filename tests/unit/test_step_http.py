@@ -4,52 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from flowdeck.engine.steps.base import Completed, StepFailed
+from flowdeck.engine.steps.base import StepFailed
 from flowdeck.engine.steps.http_request import MAX_BODY_BYTES, HttpRequestHandler
 from tests.unit.step_helpers import (
     RUN_ID,
     STEP_ID,
     HttpPeer,
     Reply,
+    completed_output,
     make_context,
     redactor,
     refused_url,
-    running_peer,
+    step_failure,
 )
 
 handler = HttpRequestHandler()
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[HttpPeer]:
-    async with running_peer() as p:
-        yield p
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
 async def run(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) -> Any:
-    ctx = make_context(config, http=http, step_type="http_request", **kwargs)
-    outcome = await handler.execute(ctx)
-    assert isinstance(outcome, Completed)
-    return outcome.output
+    return await completed_output(handler, http, config, **kwargs)
 
 
 async def fail(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) -> StepFailed:
-    ctx = make_context(config, http=http, step_type="http_request", **kwargs)
-    with pytest.raises(StepFailed) as info:
-        await handler.execute(ctx)
-    return info.value
+    return await step_failure(handler, http, config, **kwargs)
 
 
 def test_handler_identity() -> None:

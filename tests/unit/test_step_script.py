@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from flowdeck.engine.steps.base import Completed, StepFailed
+from flowdeck.engine.steps.base import StepFailed
 from flowdeck.engine.steps.script import DISABLED_MESSAGE, MAX_STREAM_BYTES, ScriptHandler
-from tests.unit.step_helpers import is_alive, make_context, redactor
+from tests.unit.step_helpers import completed_output, is_alive, make_context, redactor, step_failure
 
 handler = ScriptHandler()
 
@@ -35,17 +35,11 @@ def bash(code: str, **extra: Any) -> dict[str, Any]:
 
 
 async def run(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) -> Any:
-    ctx = make_context(config, http=http, step_type="script", **kwargs)
-    outcome = await handler.execute(ctx)
-    assert isinstance(outcome, Completed)
-    return outcome.output
+    return await completed_output(handler, http, config, **kwargs)
 
 
 async def fail(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) -> StepFailed:
-    ctx = make_context(config, http=http, step_type="script", **kwargs)
-    with pytest.raises(StepFailed) as info:
-        await handler.execute(ctx)
-    return info.value
+    return await step_failure(handler, http, config, **kwargs)
 
 
 def read_if_written(path: Path) -> str | None:

@@ -5,52 +5,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from flowdeck.engine.steps.base import Completed, StepFailed
+from flowdeck.engine.steps.base import StepFailed
 from flowdeck.engine.steps.webhook import WebhookHandler
 from tests.unit.step_helpers import (
     RUN_ID,
     STEP_ID,
     HttpPeer,
     Reply,
-    make_context,
+    completed_output,
     redactor,
     refused_url,
-    running_peer,
+    step_failure,
 )
 
 handler = WebhookHandler()
 
 
-@pytest.fixture
-async def peer() -> AsyncIterator[HttpPeer]:
-    async with running_peer() as p:
-        yield p
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(timeout=10) as client:
-        yield client
-
-
 async def run(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) -> Any:
-    ctx = make_context(config, http=http, step_type="webhook", **kwargs)
-    outcome = await handler.execute(ctx)
-    assert isinstance(outcome, Completed)
-    return outcome.output
+    return await completed_output(handler, http, config, **kwargs)
 
 
 async def fail(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) -> StepFailed:
-    ctx = make_context(config, http=http, step_type="webhook", **kwargs)
-    with pytest.raises(StepFailed) as info:
-        await handler.execute(ctx)
-    return info.value
+    return await step_failure(handler, http, config, **kwargs)
 
 
 def test_handler_identity() -> None:
