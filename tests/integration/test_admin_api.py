@@ -85,3 +85,30 @@ async def test_workspaces_for_instance_admins_only(api: Api) -> None:
     assert_problem(await c.get("/api/workspaces", headers=team_b), 403)  # workspace admin only
     assert_problem(await c.post("/api/workspaces", json={"slug": "team-b"}, headers=h), 409)
     assert_problem(await c.post("/api/workspaces", json={"slug": "Bad Slug"}, headers=h), 422)
+
+
+async def test_admin_lists_page_by_limit_offset_and_cursor(api: Api) -> None:
+    c, h = api.client, api.headers
+    for name in ("A", "B", "C", "D", "E"):
+        await c.put(f"/api/secrets/{name}", json={"value": "v"}, headers=h)
+        await c.post("/api/keys", json={"name": name, "scopes": ["workflows:read"]}, headers=h)
+    first = (await c.get("/api/secrets?limit=2", headers=h)).json()
+    assert [s["name"] for s in first["secrets"]] == ["A", "B"] and first["total"] == 5
+    rest = (await c.get(f"/api/secrets?limit=10&cursor={first['next_cursor']}", headers=h)).json()
+    assert [s["name"] for s in rest["secrets"]] == ["C", "D", "E"] and rest["next_cursor"] is None
+    assert [
+        s["name"] for s in (await c.get("/api/secrets?offset=4", headers=h)).json()["secrets"]
+    ] == ["E"]
+    seen, cursor = [], None
+    while True:
+        url = "/api/keys?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        body = (await c.get(url, headers=h)).json()
+        seen += [k["name"] for k in body["keys"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["E", "D", "C", "B", "A", "admin"]  # newest first
+    assert_problem(await c.get("/api/keys?cursor=key_nope", headers=h), 422)
+    assert_problem(await c.get("/api/secrets?limit=0", headers=h), 422)
+    ws = (await c.get("/api/workspaces?limit=1", headers=h)).json()
+    assert ws["total"] == 1 and ws["next_cursor"] is None

@@ -10,9 +10,10 @@ from datetime import datetime
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
-from flowdeck.domain.records import ApiKey, Workspace
+from flowdeck.domain.records import ApiKey, Page, Workspace
 from flowdeck.errors import Conflict, Forbidden, InvalidInput, NotFound
 from flowdeck.services.auth import AuthService, Principal
+from flowdeck.services.paging import page_of
 from flowdeck.services.ports import StorePort
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
@@ -58,11 +59,14 @@ class AdminService:
             raise InvalidInput("Invalid key", errors=["name must not be empty"])
         return await self.auth.create_key(principal.workspace_id, name.strip(), scopes)
 
-    async def list_keys(self, principal: Principal) -> list[ApiKey]:
-        """The workspace's keys (metadata only)."""
+    async def list_keys(
+        self, principal: Principal, *, limit: int = 50, offset: int = 0, cursor: str | None = None
+    ) -> Page[ApiKey]:
+        """The workspace's keys (metadata only), newest first."""
         principal.require("workflows:admin")
         async with self.store.read() as tx:
-            return await tx.list_api_keys(principal.workspace_id)
+            keys = await tx.list_api_keys(principal.workspace_id)
+        return page_of(keys, lambda k: k.id, limit=limit, offset=offset, cursor=cursor)
 
     async def revoke_key(self, principal: Principal, key_id: str) -> None:
         """Revoke a key of the workspace; it stops working at once."""
@@ -95,12 +99,15 @@ class AdminService:
         self.on_secrets_changed(principal.workspace_id)
         return created
 
-    async def list_secrets(self, principal: Principal) -> list[SecretInfo]:
-        """Names and dates of the workspace's secrets."""
+    async def list_secrets(
+        self, principal: Principal, *, limit: int = 50, offset: int = 0, cursor: str | None = None
+    ) -> Page[SecretInfo]:
+        """Names and dates of the workspace's secrets, by name."""
         principal.require("workflows:admin")
         async with self.store.read() as tx:
             rows = await tx.list_secret_names(principal.workspace_id)
-        return [SecretInfo(name=n, created_at=c, updated_at=u) for n, c, u in rows]
+        found = [SecretInfo(name=n, created_at=c, updated_at=u) for n, c, u in rows]
+        return page_of(found, lambda s: s.name, limit=limit, offset=offset, cursor=cursor)
 
     async def delete_secret(self, principal: Principal, name: str) -> None:
         """Delete a secret."""
@@ -116,11 +123,14 @@ class AdminService:
         if not principal.instance_admin:
             raise Forbidden("Only an instance admin key may manage workspaces")
 
-    async def list_workspaces(self, principal: Principal) -> list[Workspace]:
-        """Every workspace on the instance."""
+    async def list_workspaces(
+        self, principal: Principal, *, limit: int = 50, offset: int = 0, cursor: str | None = None
+    ) -> Page[Workspace]:
+        """Every workspace on the instance, oldest first."""
         self._instance_admin(principal)
         async with self.store.read() as tx:
-            return await tx.list_workspaces()
+            found = await tx.list_workspaces()
+        return page_of(found, lambda w: w.id, limit=limit, offset=offset, cursor=cursor)
 
     async def create_workspace(
         self, principal: Principal, slug: str, name: str | None

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
@@ -50,10 +50,25 @@ async def create_key(
     return {"key": api_key_view(key), "secret": secret}
 
 
+Limit = Annotated[int, Query(ge=1, le=200)]
+Offset = Annotated[int, Query(ge=0)]
+
+
 @router.get("/keys")
-async def list_keys(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """The workspace's keys, without secrets."""
-    return {"keys": [api_key_view(k) for k in await services.admin.list_keys(principal)]}
+async def list_keys(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """The workspace's keys, without secrets, newest first."""
+    page = await services.admin.list_keys(principal, limit=limit, offset=offset, cursor=cursor)
+    return {
+        "keys": [api_key_view(k) for k in page.items],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.delete("/keys/{key_id}", status_code=204)
@@ -88,10 +103,19 @@ async def create_secret(
 
 
 @router.get("/secrets")
-async def list_secrets(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+async def list_secrets(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    cursor: str | None = None,
+) -> dict[str, Any]:
     """Secret names; values are never returned."""
-    found = await services.admin.list_secrets(principal)
+    page = await services.admin.list_secrets(principal, limit=limit, offset=offset, cursor=cursor)
+    found = page.items
     return {
+        "total": page.total,
+        "next_cursor": page.next_cursor,
         "secrets": [
             {
                 "name": s.name,
@@ -99,7 +123,7 @@ async def list_secrets(principal: PrincipalDep, services: ServicesDep) -> dict[s
                 "updated_at": isoformat(s.updated_at),
             }
             for s in found
-        ]
+        ],
     }
 
 
@@ -111,10 +135,21 @@ async def delete_secret(name: str, principal: PrincipalDep, services: ServicesDe
 
 
 @router.get("/workspaces")
-async def list_workspaces(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
-    """Every workspace (instance admins only)."""
+async def list_workspaces(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Every workspace (instance admins only), oldest first."""
+    page = await services.admin.list_workspaces(
+        principal, limit=limit, offset=offset, cursor=cursor
+    )
     return {
-        "workspaces": [workspace_view(w) for w in await services.admin.list_workspaces(principal)]
+        "workspaces": [workspace_view(w) for w in page.items],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
     }
 
 
