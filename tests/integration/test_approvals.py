@@ -189,3 +189,21 @@ async def test_cancelled_run_cannot_be_decided(api: Api) -> None:
     assert resp.json()["detail"] == (
         f"Step 'review' of run '{run_id}' is not waiting for a decision (it is cancelled)"
     )
+
+
+async def test_pending_approvals_page_by_cursor(api: Api) -> None:
+    wf = await create_workflow(api, _gate())
+    run_ids = [await start_run(api, wf) for _ in range(3)]
+    for run_id in run_ids:
+        await wait_for_run(api, run_id, ["waiting"])
+    seen: list[str] = []
+    cursor = None
+    while True:
+        url = "/api/approvals?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        body = (await api.client.get(url, headers=api.headers)).json()
+        assert body["total"] == 3
+        seen += [a["run_id"] for a in body["approvals"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(run_ids) and len(seen) == 3

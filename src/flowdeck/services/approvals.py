@@ -92,6 +92,7 @@ class ApprovalService:
         workflow_id: str | None = None,
         limit: int = 50,
         offset: int = 0,
+        cursor: str | None = None,
     ) -> Page[PendingApproval]:
         """Approval steps of the workspace waiting for a decision, oldest first."""
         principal.require("workflows:read")
@@ -103,7 +104,11 @@ class ApprovalService:
                     raise NotFound(f"Workflow '{workflow_id}' not found")
                 wf_id = wf.id
             return await tx.pending_approvals(
-                principal.workspace_id, limit=limit, offset=offset, workflow_id=wf_id
+                principal.workspace_id,
+                limit=limit,
+                offset=offset,
+                workflow_id=wf_id,
+                after=cursor,
             )
 
     async def _run(

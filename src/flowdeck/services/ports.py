@@ -171,7 +171,13 @@ class TxPort(EngineTx, Protocol):
     async def update_agent(self, agent_id: str, values: dict[str, Any]) -> bool: ...
     async def delete_agent(self, workspace_id: str, agent_id: str) -> bool: ...
     async def pending_approvals(
-        self, workspace_id: str, *, limit: int, offset: int = 0, workflow_id: str | None = None
+        self,
+        workspace_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        workflow_id: str | None = None,
+        after: str | None = None,
     ) -> Page[PendingApproval]: ...
 
 

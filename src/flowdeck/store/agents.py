@@ -104,9 +104,16 @@ class AgentQueries(Queries):
         return result.rowcount == 1
 
     async def pending_approvals(
-        self, workspace_id: str, *, limit: int, offset: int = 0, workflow_id: str | None = None
+        self,
+        workspace_id: str,
+        *,
+        limit: int,
+        offset: int = 0,
+        workflow_id: str | None = None,
+        after: str | None = None,
     ) -> Page[PendingApproval]:
-        """Current `approval` step runs waiting for a decision, oldest first."""
+        """Current `approval` step runs waiting for a decision, oldest first; `after` is the
+        step run id a previous page ended with."""
         where = [
             runs.c.workspace_id == workspace_id,
             _S.step_type == "approval",
@@ -121,6 +128,10 @@ class AgentQueries(Queries):
         total = (
             await self.conn.execute(sa.select(sa.func.count()).select_from(joined).where(*where))
         ).scalar_one()
+        if after is not None:
+            mark = sa.select(_S.started_at).where(_S.id == after).scalar_subquery()
+            where.append(sa.tuple_(_S.started_at, _S.id) > sa.tuple_(mark, sa.literal(after)))
+            offset = 0
         rows = await self.conn.execute(
             sa.select(
                 _S.id,
@@ -138,7 +149,7 @@ class AgentQueries(Queries):
             .select_from(joined)
             .where(*where)
             .order_by(_S.started_at, _S.id)
-            .limit(limit)
+            .limit(limit + 1)
             .offset(offset)
         )
         items = [
@@ -157,4 +168,8 @@ class AgentQueries(Queries):
             )
             for r in rows
         ]
-        return Page(items=items, total=int(total))
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(
+            items=items, total=int(total), next_cursor=items[-1].step_run_id if more else None
+        )

@@ -27,12 +27,17 @@ async def list_approvals(
     workflow_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    cursor: str | None = None,
 ) -> dict[str, Any]:
     """Approval steps of the workspace waiting for a decision, oldest first."""
     page = await services.approvals.pending(
-        principal, workflow_id=workflow_id, limit=limit, offset=offset
+        principal, workflow_id=workflow_id, limit=limit, offset=offset, cursor=cursor
     )
-    return {"approvals": [approval_view(a) for a in page.items], "total": page.total}
+    return {
+        "approvals": [approval_view(a) for a in page.items],
+        "total": page.total,
+        "next_cursor": page.next_cursor,
+    }
 
 
 @router.post("/api/workflows/runs/{run_id}/steps/{step_id}/approve")
