@@ -10,21 +10,21 @@ import sqlalchemy as sa
 
 from flowdeck.domain.records import DependentUpdate, StepRun
 from flowdeck.store.queries import Queries, prepared
-from flowdeck.store.tables import runs, step_runs
+from flowdeck.store.tables import step_runs
 
 _S = step_runs.c
 _FINAL = ("completed", "failed", "skipped", "cancelled")
 
 
-def _ids(name: str = "ids") -> sa.BindParameter[Any]:
+def expanding_ids(name: str = "ids") -> sa.BindParameter[Any]:
     return sa.bindparam(name, expanding=True)
 
 
 def _update_shape(keys: tuple[str, ...], by_ids: bool, by_worker: bool, returning: bool) -> Any:
     """UPDATE step_runs SET status and `keys` WHERE id matches and status is in :sources."""
     where = [
-        _S.id.in_(_ids()) if by_ids else _S.id == sa.bindparam("sid"),
-        _S.status.in_(_ids("sources")),
+        _S.id.in_(expanding_ids()) if by_ids else _S.id == sa.bindparam("sid"),
+        _S.status.in_(expanding_ids("sources")),
     ]
     if by_worker:
         where.append(_S.lease_owner == sa.bindparam("worker"))
@@ -44,7 +44,7 @@ def _with_final(to: str, now: datetime, values: dict[str, Any]) -> dict[str, Any
     return values
 
 
-def _step(row: Any) -> StepRun:
+def step_from_row(row: Any) -> StepRun:
     return StepRun(
         id=row.id,
         run_id=row.run_id,
@@ -115,7 +115,7 @@ class StepQueries(Queries):
     async def get_step_run(self, step_run_id: str) -> StepRun | None:
         """One step run by id."""
         row = (await self.conn.execute(sa.select(step_runs).where(_S.id == step_run_id))).first()
-        return _step(row) if row else None
+        return step_from_row(row) if row else None
 
     async def current_step(self, run_id: str, step_id: str) -> StepRun | None:
         """The current attempt of a step."""
@@ -126,7 +126,7 @@ class StepQueries(Queries):
                 )
             )
         ).first()
-        return _step(row) if row else None
+        return step_from_row(row) if row else None
 
     async def current_steps(
         self, run_id: str, *, parent_step_id: str | None = None
@@ -137,14 +137,14 @@ class StepQueries(Queries):
             query = query.where(_S.parent_step_id.is_(None))
         else:
             query = query.where(_S.parent_step_id == parent_step_id).order_by(_S.item_index)
-        return [_step(r) for r in await self.conn.execute(query)]
+        return [step_from_row(r) for r in await self.conn.execute(query)]
 
     async def all_step_runs(self, run_id: str) -> list[StepRun]:
         """Every attempt of every step of a run, oldest first."""
         rows = await self.conn.execute(
             sa.select(step_runs).where(_S.run_id == run_id).order_by(_S.created_at, _S.id)
         )
-        return [_step(r) for r in rows]
+        return [step_from_row(r) for r in rows]
 
     async def step_outputs(self, run_id: str, step_ids: Iterable[str] | None) -> dict[str, Any]:
         """Outputs of the current, completed attempts of the named steps (or all)."""
@@ -160,66 +160,10 @@ class StepQueries(Queries):
                 _S.is_current.is_(True),
                 _S.status == "completed",
             )
-            return query if step_ids is None else query.where(_S.step_id.in_(_ids()))
+            return query if step_ids is None else query.where(_S.step_id.in_(expanding_ids()))
 
         stmt = prepared(("step_outputs", step_ids is None), build)
         return {r.step_id: r.output for r in await self.conn.execute(stmt, params)}
-
-    async def claim_ready_steps(
-        self, worker_id: str, limit: int, now: datetime, lease_until: datetime
-    ) -> list[StepRun]:
-        """Lease up to `limit` ready steps of running runs (SKIP LOCKED on PostgreSQL)."""
-
-        def build() -> Any:
-            candidates = (
-                sa.select(_S.id)
-                .join(runs, runs.c.id == _S.run_id)
-                .where(
-                    _S.status == "ready",
-                    _S.available_at <= sa.bindparam("now"),
-                    runs.c.status == "running",
-                )
-                .order_by(_S.available_at)
-                .limit(sa.bindparam("limit"))
-            )
-            if self.dialect == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True, of=step_runs)
-            return candidates
-
-        stmt = prepared(("claim_candidates", self.dialect), build)
-        ids = [r[0] for r in await self.conn.execute(stmt, {"now": now, "limit": limit})]
-        return await self.claim_steps(ids, worker_id, now, lease_until)
-
-    async def claim_steps(
-        self, ids: Sequence[str], worker_id: str, now: datetime, lease_until: datetime
-    ) -> list[StepRun]:
-        """Lease these steps if they are still ready and their run is running (not paused)."""
-        if not ids:
-            return []
-
-        def build() -> Any:
-            run_is_running = (
-                sa.select(runs.c.id)
-                .where(runs.c.id == _S.run_id, runs.c.status == "running")
-                .exists()
-            )
-            return (
-                step_runs.update()
-                .where(_S.id.in_(_ids()), _S.status == "ready", run_is_running)
-                .values(
-                    status="running",
-                    lease_owner=sa.bindparam("worker"),
-                    lease_expires_at=sa.bindparam("lease_until"),
-                    started_at=sa.func.coalesce(_S.started_at, sa.bindparam("now")),
-                )
-                .returning(*step_runs.c)
-            )
-
-        rows = await self.conn.execute(
-            prepared("claim_steps", build),
-            {"ids": list(ids), "worker": worker_id, "lease_until": lease_until, "now": now},
-        )
-        return [_step(r) for r in rows]
 
     async def finish_step(
         self,
@@ -283,7 +227,7 @@ class StepQueries(Queries):
                 step_runs.update()
                 .where(
                     _S.run_id == sa.bindparam("b_run_id"),
-                    _S.step_id.in_(_ids()),
+                    _S.step_id.in_(expanding_ids()),
                     _S.is_current.is_(True),
                     _S.status == "pending",
                 )
@@ -348,7 +292,7 @@ class StepQueries(Queries):
                 _S.status.in_(["pending", "ready", "running", "waiting"]),
             )
         )
-        return [_step(r) for r in rows]
+        return [step_from_row(r) for r in rows]
 
     async def run_has_steps_in(self, run_id: str, statuses: Sequence[str]) -> bool:
         """Whether any current step run of the run is in one of `statuses`."""
@@ -360,63 +304,6 @@ class StepQueries(Queries):
             )
         ).first()
         return row is not None
-
-    async def wake_due_steps(self, now: datetime) -> list[tuple[str, str]]:
-        """Make waiting steps whose timer is due ready; returns (step run id, run id)."""
-        rows = await self.conn.execute(
-            step_runs.update()
-            .where(_S.status == "waiting", _S.wake_at <= now)
-            .values(status="ready", available_at=now, wake_at=None)
-            .returning(_S.id, _S.run_id)
-        )
-        return [(r.id, r.run_id) for r in rows]
-
-    async def expired_leases(self, now: datetime, limit: int = 500) -> list[StepRun]:
-        """Running steps whose lease lapsed."""
-        rows = await self.conn.execute(
-            sa.select(step_runs)
-            .where(_S.status == "running", _S.lease_expires_at < now)
-            .limit(limit)
-        )
-        return [_step(r) for r in rows]
-
-    async def renew_leases(self, worker_id: str, ids: Sequence[str], until: datetime) -> None:
-        """Extend the leases the worker holds on these steps."""
-        if ids:
-            await self.conn.execute(
-                step_runs.update()
-                .where(_S.id.in_(list(ids)), _S.lease_owner == worker_id, _S.status == "running")
-                .values(lease_expires_at=until)
-            )
-
-    async def not_running(self, ids: Sequence[str], worker_id: str) -> list[str]:
-        """Which of these step runs are no longer running under this worker's lease."""
-        if not ids:
-            return []
-        still = await self.conn.execute(
-            sa.select(_S.id).where(
-                _S.id.in_(list(ids)), _S.status == "running", _S.lease_owner == worker_id
-            )
-        )
-        alive = {r[0] for r in still}
-        return [i for i in ids if i not in alive]
-
-    async def next_timer(self, now: datetime) -> datetime | None:
-        """The earliest future moment a waiting or backing-off step becomes due."""
-        wake = (
-            await self.conn.execute(
-                sa.select(sa.func.min(_S.wake_at)).where(_S.status == "waiting")
-            )
-        ).scalar_one()
-        backoff = (
-            await self.conn.execute(
-                sa.select(sa.func.min(_S.available_at)).where(
-                    _S.status == "ready", _S.available_at > now
-                )
-            )
-        ).scalar_one()
-        moments = [m for m in (wake, backoff) if m is not None]
-        return min(moments) if moments else None
 
     async def add_step_counters(
         self, step_run_id: str, *, completed: int = 0, failed: int = 0, skipped: int = 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flowdeck.store.agents import AgentQueries
 from flowdeck.store.analytics import AnalyticsQueries
+from flowdeck.store.leases import LeaseQueries
 from flowdeck.store.runs import RunQueries
 from flowdeck.store.schedules import ScheduleQueries
 from flowdeck.store.secrets import SecretQueries
@@ -18,6 +19,7 @@ class Tx(
     WorkflowQueries,
     RunQueries,
     StepQueries,
+    LeaseQueries,
     SecretQueries,
     ScheduleQueries,
     TemplateQueries,
