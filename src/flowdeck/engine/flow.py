@@ -222,19 +222,7 @@ class StepFlow:
                 is_current=False,
             ):
                 return
-            delay = policy.delay_before(step.attempt + 1)
-            await self.retry(tx, fx, run, step, now + timedelta(seconds=delay))
-            await self.event(
-                tx,
-                fx,
-                run,
-                "step_retrying",
-                step_id=step.step_id,
-                attempt=step.attempt,
-                next_attempt=step.attempt + 1,
-                error=error,
-                retry_in_seconds=delay,
-            )
+            await self.retry(tx, fx, run, step, error, policy.delay_before(step.attempt + 1))
             return
         if not await tx.finish_step(
             step.id,
@@ -253,8 +241,10 @@ class StepFlow:
             tx, fx, run, cw, step, "failed", None, error=error, was_waiting="waiting" in sources
         )
 
-    async def retry(self, tx: EngineTx, fx: Effects, run: Run, step: StepRun, when: Any) -> None:
-        """Insert the next attempt of `step`, ready at `when`."""
+    async def retry(
+        self, tx: EngineTx, fx: Effects, run: Run, step: StepRun, error: str, delay: float
+    ) -> None:
+        """Insert the next attempt of `step`, ready in `delay` seconds, and say so."""
         now = self.clock.now()
         await tx.insert_step_runs(
             [
@@ -268,7 +258,7 @@ class StepFlow:
                     error=None,
                     state=_child_state(step),
                     cost=0.0,
-                    available_at=when,
+                    available_at=now + timedelta(seconds=delay),
                     wake_at=None,
                     lease_owner=None,
                     lease_expires_at=None,
@@ -280,6 +270,17 @@ class StepFlow:
         )
         fx.timers = True
         fx.ready = True
+        await self.event(
+            tx,
+            fx,
+            run,
+            "step_retrying",
+            step_id=step.step_id,
+            attempt=step.attempt,
+            next_attempt=step.attempt + 1,
+            error=error,
+            retry_in_seconds=delay,
+        )
 
     async def expire_lease(self, tx: EngineTx, fx: Effects, run: Run, step: StepRun) -> None:
         """A lease lapsed: record the lost attempt and queue another (at-least-once)."""
@@ -292,18 +293,7 @@ class StepFlow:
             return
         if not await tx.finish_step(step.id, "failed", now, error=error, is_current=False):
             return
-        await self.retry(tx, fx, run, step, now)
-        await self.event(
-            tx,
-            fx,
-            run,
-            "step_retrying",
-            step_id=step.step_id,
-            attempt=step.attempt,
-            next_attempt=step.attempt + 1,
-            error=error,
-            retry_in_seconds=0,
-        )
+        await self.retry(tx, fx, run, step, error, 0.0)
 
     # -- dependents and the run's end ----------------------------------------------------------
 
