@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
-from flowdeck.api.schemas import RequestBody
+from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.clock import isoformat
 from flowdeck.services.views import api_key_view, workspace_view
 
@@ -48,10 +48,6 @@ async def create_key(
     """Create a key; its secret is in this response and never again."""
     key, secret = await services.admin.create_key(principal, body.name, body.scopes)
     return {"key": api_key_view(key), "secret": secret}
-
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 @router.get("/keys")

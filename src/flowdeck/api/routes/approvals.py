@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
-from flowdeck.api.schemas import RequestBody
+from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.services.approvals import MAX_COMMENT, approval_view, decision_view
 
 router = APIRouter(tags=["approvals"])
@@ -25,8 +25,8 @@ async def list_approvals(
     principal: PrincipalDep,
     services: ServicesDep,
     workflow_id: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """Approval steps of the workspace waiting for a decision, oldest first."""

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import AliasChoices, Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.routes.workflows import detail_view
-from flowdeck.api.schemas import RequestBody
+from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.clock import isoformat
 from flowdeck.errors import InvalidInput
 from flowdeck.services.auth import TOKEN_DEFAULT_SECONDS, TOKEN_MAX_SECONDS, TOKEN_SCOPES
@@ -17,9 +17,6 @@ from flowdeck.services.lifecycle import BULK_MAX_IDS
 from flowdeck.services.views import run_summary, workflow_summary
 
 router = APIRouter(tags=["workflows"])
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 class BulkDeleteRequest(RequestBody):

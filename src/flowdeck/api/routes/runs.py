@@ -8,12 +8,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
-from flowdeck.api.schemas import ResumeRequest, RunRequest
+from flowdeck.api.schemas import Limit, Offset, ResumeRequest, RunRequest
 from flowdeck.services.views import run_detail, run_summary
 
 router = APIRouter(prefix="/api/workflows", tags=["runs"])
@@ -59,8 +59,8 @@ async def list_runs(
     principal: PrincipalDep,
     services: ServicesDep,
     status: str | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """A workflow's runs, newest first."""

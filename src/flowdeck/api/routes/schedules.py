@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import Field, field_validator
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
-from flowdeck.api.schemas import RequestBody
+from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.schedules import Schedule
 from flowdeck.services.schedules import ScheduleChanges, schedule_view
 
@@ -55,8 +55,8 @@ async def list_schedules(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
     cursor: str | None = None,
 ) -> dict[str, Any]:
     """A workflow's schedules, newest first."""

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
-from flowdeck.api.schemas import RequestBody
+from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.catalog import Template
 from flowdeck.domain.clock import isoformat
 
 router = APIRouter(prefix="/api/workflows/templates", tags=["templates"])
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 class InstallRequest(RequestBody):

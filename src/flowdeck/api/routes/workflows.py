@@ -9,6 +9,8 @@ from fastapi import APIRouter, Header, Query, Response
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.schemas import (
     Definition,
+    Limit,
+    Offset,
     RollbackRequest,
     StatusChange,
     ValidateRequest,
@@ -28,9 +30,6 @@ from flowdeck.services.views import (
 )
 
 router = APIRouter(prefix="/api/workflows", tags=["workflows"])
-
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
 
 
 def _definition(value: Definition) -> Any:
