@@ -12,13 +12,32 @@ from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import ApiKey, Page, Workspace
 from flowdeck.errors import Conflict, Forbidden, InvalidInput, NotFound
-from flowdeck.services.auth import AuthService, Principal
+from flowdeck.services.auth import AuthService, Principal, check_scopes
 from flowdeck.services.paging import page_of
 from flowdeck.services.ports import StorePort
 
 SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 WORKSPACE_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 MAX_SECRET_BYTES = 64 * 1024
+MAX_KEY_NAME = 200
+
+
+def check_key_request(name: str, scopes: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+    """A new key's trimmed name and checked scopes; InvalidInput listing every problem."""
+    errors = []
+    name = name.strip()
+    if not name:
+        errors.append("name must not be empty")
+    elif len(name) > MAX_KEY_NAME:
+        errors.append(f"name must be at most {MAX_KEY_NAME} characters")
+    checked: tuple[str, ...] = ()
+    try:
+        checked = check_scopes(scopes)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    if errors:
+        raise InvalidInput("Invalid key", errors=errors)
+    return name, checked
 
 
 @dataclass(frozen=True)
@@ -51,13 +70,21 @@ class AdminService:
     # -- keys --------------------------------------------------------------------------------
 
     async def create_key(
-        self, principal: Principal, name: str, scopes: Sequence[str]
+        self,
+        principal: Principal,
+        name: str,
+        scopes: Sequence[str],
+        *,
+        instance_admin: bool = False,
     ) -> tuple[ApiKey, str]:
         """A new key in the caller's workspace; the secret is returned once."""
         principal.require("workflows:admin")
-        if not name.strip():
-            raise InvalidInput("Invalid key", errors=["name must not be empty"])
-        return await self.auth.create_key(principal.workspace_id, name.strip(), scopes)
+        if instance_admin:
+            self._instance_admin(principal)
+        name, checked = check_key_request(name, scopes)
+        return await self.auth.create_key(
+            principal.workspace_id, name, checked, instance_admin=instance_admin
+        )
 
     async def list_keys(
         self, principal: Principal, *, limit: int = 50, offset: int = 0, cursor: str | None = None

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import SCOPES, ApiKey, Workspace
-from flowdeck.errors import Forbidden, InvalidInput, Unauthorized
+from flowdeck.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from flowdeck.services.ports import StorePort
 
 KEY_PREFIX = "fdk_"
@@ -158,6 +158,20 @@ class AuthService:
             name=key.name,
             scopes=key.scopes,
             instance_admin=key.instance_admin,
+        )
+
+    async def operator(self, workspace_slug: str) -> Principal:
+        """Full rights over a workspace, for operator commands that hold the database itself."""
+        async with self.store.read() as tx:
+            ws = await tx.get_workspace_by_slug(workspace_slug)
+        if ws is None:
+            raise NotFound(f"Workspace '{workspace_slug}' not found")
+        return Principal(
+            workspace_id=ws.id,
+            key_id="operator",
+            name="operator",
+            scopes=("workflows:admin",),
+            instance_admin=True,
         )
 
     async def create_key(
