@@ -35,11 +35,17 @@ class Settings(BaseSettings):
     llm_api_key: str | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
+    # When set, GET /metrics requires `Authorization: Bearer <metrics_token>`.
+    metrics_token: str | None = None
+    # `flowdeck worker` serves its own metrics on this port when set.
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
     db_pool_size: int = Field(default=10, ge=1)
     max_parallel_steps: int = Field(default=256, ge=1)
     lease_seconds: float = Field(default=15.0, gt=0)
     heartbeat_seconds: float = Field(default=3.0, gt=0)
     poll_seconds: float = Field(default=1.0, gt=0)
+    # SIGTERM: how long in-flight steps may finish before they are handed back.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     script_cpu_seconds: int = Field(default=60, ge=1)
     script_memory_mb: int = Field(default=512, ge=16)
     run_worker: bool = True
@@ -49,6 +55,14 @@ class Settings(BaseSettings):
     @classmethod
     def _expand(cls, value: Path) -> Path:
         return value.expanduser()
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
 
     @property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -125,5 +126,7 @@ async def run_definition(
 
 def run_file(definition: dict[str, Any], inputs: dict[str, Any], console: Console) -> Run:
     """Synchronous entry point for the CLI."""
+    # The progress table tells each step's fate; the engine's warnings would say it twice.
+    logging.getLogger("flowdeck").setLevel(logging.ERROR)
     run, _ = asyncio.run(run_definition(definition, inputs, console, live=console.is_terminal))
     return run

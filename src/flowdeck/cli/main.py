@@ -12,6 +12,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from flowdeck.cli.keys_cmd import keys_app
 from flowdeck.cli.mcp_cmd import mcp_command
 from flowdeck.config import Settings
 from flowdeck.domain.validation import (
@@ -28,6 +29,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -38,6 +40,10 @@ DataDir = Annotated[
 DatabaseUrl = Annotated[
     str | None,
     typer.Option("--database-url", help="postgresql://… or sqlite:///… [SQLite in data dir]"),
+]
+LogLevel = Annotated[str | None, typer.Option("--log-level", help="Log level [INFO]")]
+LogFormat = Annotated[
+    str | None, typer.Option("--log-format", help="text or json (one object per line) [text]")
 ]
 
 
@@ -96,23 +102,33 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port [8700]")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    log_level: Annotated[str | None, typer.Option(help="Log level [INFO]")] = None,
+    log_level: LogLevel = None,
+    log_format: LogFormat = None,
 ) -> None:
     """Run the API server (with scheduler and worker) in this process."""
     import uvicorn
 
     from flowdeck.api.app import create_app
+    from flowdeck.cli.worker_cmd import status_line
+    from flowdeck.logs import configure_logging, logging_config
 
     settings = load_settings(
-        host=host, port=port, data_dir=data_dir, database_url=database_url, log_level=log_level
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        log_level=log_level,
+        log_format=log_format,
     )
+    configure_logging(settings.log_format, settings.log_level)
     prepare_database(settings)
-    err.print(f"Flowdeck listening on http://{settings.host}:{settings.port}")
+    status_line(settings, err, f"Flowdeck listening on http://{settings.host}:{settings.port}")
     uvicorn.run(
         create_app(settings),
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level.lower(),
+        log_config=logging_config(settings.log_format, settings.log_level),
         access_log=False,
     )
 
@@ -190,11 +206,22 @@ def worker(
         str | None, typer.Option("--database-url", help="The shared PostgreSQL database")
     ] = None,
     data_dir: DataDir = None,
+    log_level: LogLevel = None,
+    log_format: LogFormat = None,
+    metrics_port: Annotated[
+        int | None, typer.Option("--metrics-port", help="Serve this worker's /metrics here [off]")
+    ] = None,
 ) -> None:
     """Run steps for a shared database (no API); SIGTERM drains and exits."""
     from flowdeck.cli.worker_cmd import run_worker
 
-    settings = load_settings(database_url=database_url, data_dir=data_dir)
+    settings = load_settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        log_level=log_level,
+        log_format=log_format,
+        metrics_port=metrics_port,
+    )
     run_worker(settings, err)
 
 

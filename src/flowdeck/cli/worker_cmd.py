@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 
 from rich.console import Console
 
 from flowdeck.config import Settings
 from flowdeck.domain.clock import SystemClock
+from flowdeck.logs import configure_logging
 from flowdeck.services.container import Services
 from flowdeck.store.store import Store
 
@@ -21,16 +23,37 @@ async def _serve(settings: Settings, console: Console) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     worker = await services.runtime.start_worker()
-    console.print(f"Flowdeck worker {worker.id} running on {store.dialect_name}")
+    status_line(settings, console, f"Flowdeck worker {worker.id} running on {store.dialect_name}")
     try:
         await stop.wait()
-        console.print("Draining: finishing in-flight steps, handing back the rest…")
+        status_line(
+            settings, console, "Draining: finishing in-flight steps, handing back the rest…"
+        )
     finally:
         await services.runtime.close(graceful=True)
         await store.close()
-    console.print("Worker stopped.")
+    status_line(settings, console, "Worker stopped.")
+
+
+def status_line(settings: Settings, console: Console, message: str) -> None:
+    """Tell the operator: a plain line, or a log record when logs are JSON (one per line)."""
+    if settings.log_format == "json":
+        logging.getLogger("flowdeck.cli").info(message)
+    else:
+        console.print(message, highlight=False)
 
 
 def run_worker(settings: Settings, console: Console) -> None:
     """Run until SIGTERM or SIGINT, then drain gracefully."""
+    configure_logging(settings.log_format, settings.log_level)
+    if settings.metrics_port is not None:
+        from prometheus_client import start_http_server
+
+        # Binds FLOWDECK_HOST (127.0.0.1 unless told otherwise), like `flowdeck serve`.
+        start_http_server(settings.metrics_port, addr=settings.host)
+        status_line(
+            settings,
+            console,
+            f"Worker metrics on http://{settings.host}:{settings.metrics_port}/metrics",
+        )
     asyncio.run(_serve(settings, console))

@@ -66,16 +66,6 @@ class _Sql:
             )
         return sa.func.substr(column, sa.literal_column("1"), sa.literal_column("10"))
 
-    def upsert(self, table: sa.Table) -> Any:
-        """INSERT … ON CONFLICT for this dialect."""
-        if self.postgres:
-            from sqlalchemy.dialects import postgresql
-
-            return postgresql.insert(table)
-        from sqlalchemy.dialects import sqlite
-
-        return sqlite.insert(table)
-
     def day(self, column: sa.ColumnElement[Any]) -> Any:
         """The UTC calendar day of a timestamp (cheap: grouping by it comes first)."""
         if self.postgres:
@@ -105,6 +95,39 @@ class _Sql:
 
 def _count(cond: sa.ColumnElement[bool] | None = None) -> Any:
     return sa.func.count() if cond is None else sa.func.count().filter(cond)
+
+
+def step_rollup_select(dialect: str, where: sa.ColumnElement[bool], sign: int) -> Any:
+    """The `step_rollups` rows (times `sign`) of the step runs of the runs matching `where`."""
+    sql = _Sql(dialect)
+    owner = sa.func.coalesce(_S.parent_step_id, _S.step_id)
+    top = sa.and_(_S.parent_step_id.is_(None), _S.is_current.is_(True))
+    timed = sa.and_(
+        top, _S.status == "completed", _S.started_at.is_not(None), _S.completed_at.is_not(None)
+    )
+    return (
+        sa.select(
+            _R.workflow_id,
+            sql.day_text(_R.created_at),
+            owner,
+            _S.step_type,
+            sign * _count(top),
+            sign * _count(_S.parent_step_id.is_(None)),
+            sign * _count(sa.and_(top, _S.status == "completed")),
+            sign * _count(sa.and_(top, _S.status == "failed")),
+            sign * _count(sa.and_(top, _S.status == "skipped")),
+            sign
+            * sa.func.coalesce(
+                sa.func.sum(sql.seconds(_S.started_at, _S.completed_at)).filter(timed), 0.0
+            ),
+            sign * _count(timed),
+            sign * sa.func.coalesce(sa.func.sum(_S.cost), 0.0),
+            sign * _count(),
+        )
+        .select_from(step_runs.join(runs, _R.id == _S.run_id))
+        .where(where)
+        .group_by(_R.workflow_id, sql.day_text(_R.created_at), owner, _S.step_type)
+    )
 
 
 def _merge(totals: dict[tuple[str, str], list[float]], key: tuple[str, str], values: Any) -> None:
@@ -263,7 +286,7 @@ class AnalyticsQueries(Queries):
             _R.created_at >= since,
             _R.status.not_in(["completed", "failed", "cancelled"]),
         )
-        live = await self.conn.execute(self._rollup_select(in_flight, 1))
+        live = await self.conn.execute(step_rollup_select(self.dialect, in_flight, 1))
         totals: dict[tuple[str, str], list[float]] = {}
         for row in rolled:
             values = tuple(row)
@@ -287,65 +310,6 @@ class AnalyticsQueries(Queries):
             for (step_id, step_type), t in sorted(totals.items())
             if t[8] > 0
         ]
-
-    def _rollup_select(self, where: sa.ColumnElement[bool], sign: int) -> Any:
-        sql = self._sql
-        owner = sa.func.coalesce(_S.parent_step_id, _S.step_id)
-        top = sa.and_(_S.parent_step_id.is_(None), _S.is_current.is_(True))
-        timed = sa.and_(
-            top, _S.status == "completed", _S.started_at.is_not(None), _S.completed_at.is_not(None)
-        )
-        return (
-            sa.select(
-                _R.workflow_id,
-                sql.day_text(_R.created_at),
-                owner,
-                _S.step_type,
-                sign * _count(top),
-                sign * _count(_S.parent_step_id.is_(None)),
-                sign * _count(sa.and_(top, _S.status == "completed")),
-                sign * _count(sa.and_(top, _S.status == "failed")),
-                sign * _count(sa.and_(top, _S.status == "skipped")),
-                sign
-                * sa.func.coalesce(
-                    sa.func.sum(sql.seconds(_S.started_at, _S.completed_at)).filter(timed), 0.0
-                ),
-                sign * _count(timed),
-                sign * sa.func.coalesce(sa.func.sum(_S.cost), 0.0),
-                sign * _count(),
-            )
-            .select_from(step_runs.join(runs, _R.id == _S.run_id))
-            .where(where)
-            .group_by(_R.workflow_id, sql.day_text(_R.created_at), owner, _S.step_type)
-        )
-
-    async def _add_rollups(self, select: Any) -> None:
-        insert = self._sql.upsert(step_rollups)
-        columns = [c.name for c in step_rollups.c]
-        keys = ("workflow_id", "day", "step_id", "step_type")
-        stmt = insert.from_select(columns, select).on_conflict_do_update(
-            index_elements=list(keys),
-            set_={
-                name: getattr(step_rollups.c, name) + getattr(insert.excluded, name)
-                for name in columns
-                if name not in keys
-            },
-        )
-        await self.conn.execute(stmt)
-
-    async def roll_up_run(self, run_id: str, sign: int = 1) -> None:
-        """Add a finished run's step runs to the per-day statistics (or take them back)."""
-        await self._add_rollups(self._rollup_select(_S.run_id == run_id, sign))
-
-    async def rebuild_step_rollups(self, workflow_id: str) -> None:
-        """Recompute a workflow's per-day step statistics from its finished runs."""
-        await self.conn.execute(
-            step_rollups.delete().where(step_rollups.c.workflow_id == workflow_id)
-        )
-        finished = sa.and_(
-            _R.workflow_id == workflow_id, _R.status.in_(["completed", "failed", "cancelled"])
-        )
-        await self._add_rollups(self._rollup_select(finished, 1))
 
     # -- related objects --
 

@@ -334,3 +334,33 @@ step_rollups = sa.Table(
     sa.Column("cost", sa.Float(), nullable=False),
     sa.Column("step_runs", sa.Integer(), nullable=False),
 )
+
+# Finished runs counted per workflow and status, so instance metrics never count every run. A run
+# adds itself when it ends and takes itself back when it is resumed or deleted (with the step
+# rollups above); the rows go with their workflow.
+run_totals = sa.Table(
+    "run_totals",
+    metadata,
+    sa.Column(
+        "workflow_id",
+        sa.String(40),
+        sa.ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("status", sa.String(16), primary_key=True),
+    sa.Column("runs", sa.Integer(), nullable=False),
+)
+
+# Worker processes: registered at start, refreshed by their heartbeat, marked when they stop.
+workers = sa.Table(
+    "workers",
+    metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("hostname", sa.String(255), nullable=False),
+    sa.Column("pid", sa.Integer(), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("heartbeat_at", UTCDateTime(), nullable=False),
+    sa.Column("stopped_at", UTCDateTime(), nullable=True),
+    sa.Column("inflight", sa.Integer(), nullable=False),
+    sa.Column("capacity", sa.Integer(), nullable=False),
+)

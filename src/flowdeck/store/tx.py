@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from flowdeck.store.agents import AgentQueries
 from flowdeck.store.analytics import AnalyticsQueries
+from flowdeck.store.cluster import ClusterQueries
 from flowdeck.store.leases import LeaseQueries
+from flowdeck.store.rollups import RollupQueries
 from flowdeck.store.runs import RunQueries
 from flowdeck.store.schedules import ScheduleQueries
 from flowdeck.store.secrets import SecretQueries
 from flowdeck.store.steps import StepQueries
 from flowdeck.store.templates import TemplateQueries
+from flowdeck.store.workers import WorkerQueries
 from flowdeck.store.workflows import WorkflowQueries
 from flowdeck.store.workspaces import WorkspaceQueries
 
@@ -25,5 +28,8 @@ class Tx(
     TemplateQueries,
     AnalyticsQueries,
     AgentQueries,
+    RollupQueries,
+    WorkerQueries,
+    ClusterQueries,
 ):
     """All queries Flowdeck runs, bound to one open transaction."""

@@ -1,0 +1,76 @@
+"""What this process's workers measure, in prometheus_client's process-wide registry.
+
+`GET /metrics` on a server and `flowdeck worker --metrics-port` expose it; labels are
+instance-level only (step type, outcome), never a workspace or a run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from prometheus_client import Counter, Histogram
+
+from flowdeck.domain.records import StepRun
+from flowdeck.engine.flow import Outcome, Skipped
+from flowdeck.engine.steps.base import (
+    Completed,
+    SpawnChildren,
+    StartChildRun,
+    StepFailed,
+    Suspended,
+)
+
+STEP_DURATION = Histogram(
+    "flowdeck_step_duration_seconds",
+    "Time a worker spent executing one step attempt, by step type and outcome.",
+    ("type", "outcome"),
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600),
+)
+STEPS_EXECUTED = Counter(
+    "flowdeck_steps_executed",
+    "Step attempts executed by this process, by step type and outcome.",
+    ("type", "outcome"),
+)
+CLAIM_LATENCY = Histogram(
+    "flowdeck_claim_latency_seconds",
+    "Time from a step becoming claimable (its available_at) to a worker claiming it.",
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+LEASES_EXPIRED = Counter(
+    "flowdeck_leases_expired",
+    "Running steps this process found with a lapsed lease and returned to the queue.",
+)
+
+_OUTCOMES: tuple[tuple[type, str], ...] = (
+    (Completed, "completed"),
+    (StepFailed, "failed"),
+    (Skipped, "skipped"),
+    (Suspended, "waiting"),
+    (SpawnChildren, "spawned"),
+    (StartChildRun, "child_run"),
+)
+
+
+def outcome_label(outcome: Outcome | None) -> str:
+    """The `outcome` label of an attempt; None means it was cancelled."""
+    if outcome is None:
+        return "cancelled"
+    for kind, label in _OUTCOMES:
+        if isinstance(outcome, kind):
+            return label
+    return "other"
+
+
+def observe_step(step_type: str, outcome: Outcome | None, seconds: float) -> None:
+    """Count one executed attempt and how long it took."""
+    label = outcome_label(outcome)
+    STEP_DURATION.labels(step_type, label).observe(max(0.0, seconds))
+    STEPS_EXECUTED.labels(step_type, label).inc()
+
+
+def observe_claims(steps: Iterable[StepRun], now: datetime) -> None:
+    """How long each claimed step had been claimable (never negative across clock skew)."""
+    for step in steps:
+        if step.available_at is not None:
+            CLAIM_LATENCY.observe(max(0.0, (now - step.available_at).total_seconds()))
