@@ -21,6 +21,7 @@ from flowdeck.api.routes import (
     hooks,
     lifecycle,
     me,
+    metrics,
     public,
     runs,
     schedules,
@@ -48,6 +49,7 @@ def create_app(
         )
         services = Services.build(settings, active, clock)
         app.state.services = services
+        await services.runtime.start()
         if settings.run_worker:
             await services.runtime.start_worker()
         await services.schedules.start()
@@ -72,6 +74,7 @@ def create_app(
     )
     problems.install(app)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     # Fixed paths under /api/workflows come before the /{workflow_id} routes they resemble.
     for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
         app.include_router(module.router)

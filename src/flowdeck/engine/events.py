@@ -1,4 +1,4 @@
-"""In-process wake-ups for event-log readers (SSE); other processes fall back to polling."""
+"""In-process wake-ups for event-log readers (SSE); other processes' commits arrive as signals."""
 
 from __future__ import annotations
 
@@ -18,6 +18,12 @@ class EventBus:
         """Wake every listener of these runs."""
         for run_id in run_ids:
             for event in self._listeners.get(run_id, ()):
+                event.set()
+
+    def publish_all(self) -> None:
+        """Wake every listener (signals may have been lost: everyone should look again)."""
+        for events in self._listeners.values():
+            for event in events:
                 event.set()
 
     @contextlib.contextmanager

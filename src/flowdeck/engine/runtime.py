@@ -13,6 +13,7 @@ from flowdeck.engine.events import EventBus
 from flowdeck.engine.flow import StepFlow
 from flowdeck.engine.ports import EngineStore
 from flowdeck.engine.secrets import SecretCache
+from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepHandler
 from flowdeck.engine.worker import Worker, WorkerSettings
 
@@ -29,6 +30,7 @@ class Runtime:
         settings: WorkerSettings | None = None,
         step_env: StepEnvironment | None = None,
         decrypt: Callable[[str], str] | None = None,
+        signals: Signals | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -42,9 +44,42 @@ class Runtime:
             step_env = StepEnvironment(http=self._own_http, clock=clock)
         self.step_env = step_env
         self.worker: Worker | None = None
+        # Other processes on the same database (PostgreSQL); None when this one is alone.
+        self.signals = signals
+        if signals is not None:
+            signals.subscribe(self._on_signal)
+
+    async def start(self) -> None:
+        """Start hearing (and telling) the other processes on the database."""
+        if self.signals is not None:
+            await self.signals.start()
+
+    @property
+    def fallback_poll_seconds(self) -> float:
+        """How often a waiter polls for what a lost signal would have told it."""
+        if self.signals is not None and self.signals.connected:
+            return max(self.settings.poll_seconds, self.settings.fallback_poll_seconds)
+        return self.settings.poll_seconds
+
+    def _on_signal(self, signal: Signal) -> None:
+        if signal.resync:
+            self.bus.publish_all()
+        elif signal.runs:
+            self.bus.publish(signal.runs)
+        for workspace_id in signal.secrets:
+            self.flow.secrets.invalidate(workspace_id)
+        if self.worker is not None:
+            self.worker.on_signal(signal)
+
+    def secrets_changed(self, workspace_id: str) -> None:
+        """A workspace's secrets changed: forget them here and in every other process."""
+        self.flow.secrets.invalidate(workspace_id)
+        if self.signals is not None:
+            self.signals.publish(secrets=[workspace_id])
 
     async def start_worker(self) -> Worker:
         """Run steps in this process too."""
+        await self.start()
         self.worker = Worker(
             self.store,
             self.clock,
@@ -53,6 +88,7 @@ class Runtime:
             settings=self.settings,
             bus=self.bus,
             flow=self.flow,
+            signals=self.signals,
         )
         await self.worker.start()
         return self.worker
@@ -62,6 +98,8 @@ class Runtime:
         if self.worker is not None:
             await self.worker.stop(graceful=graceful)
             self.worker = None
+        if self.signals is not None:
+            await self.signals.close()
         if self._own_http is not None:
             await self._own_http.aclose()
 
@@ -69,5 +107,12 @@ class Runtime:
         """Wake the local worker and SSE readers for what a transaction did."""
         if self.worker is not None:
             self.worker.after_commit(fx)
-        elif fx.runs_touched:
+            return
+        if fx.runs_touched:
             self.bus.publish(fx.runs_touched)
+        if self.signals is not None:
+            self.signals.publish(
+                work=fx.ready or fx.admit or fx.admit_again or fx.timers,
+                runs=fx.runs_touched,
+                cancelled=fx.cancelled_runs,
+            )

@@ -8,6 +8,7 @@ from flowdeck.config import Settings
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock, SystemClock
 from flowdeck.engine.runtime import Runtime
+from flowdeck.engine.signals import Signals
 from flowdeck.engine.steps.registry import all_handlers, config_registry
 from flowdeck.engine.worker import WorkerSettings
 from flowdeck.services.admin import AdminService
@@ -16,6 +17,7 @@ from flowdeck.services.analytics import AnalyticsService
 from flowdeck.services.approvals import ApprovalService
 from flowdeck.services.auth import AuthService
 from flowdeck.services.lifecycle import LifecycleService
+from flowdeck.services.metrics import MetricsService
 from flowdeck.services.ports import StorePort
 from flowdeck.services.runs import RunService
 from flowdeck.services.schedules import ScheduleService
@@ -42,6 +44,7 @@ class Services:
     analytics: AnalyticsService
     agents: AgentService
     approvals: ApprovalService
+    metrics: MetricsService
 
     @classmethod
     def build(cls, settings: Settings, store: StorePort, clock: Clock | None = None) -> Services:
@@ -54,8 +57,14 @@ class Services:
         )
         auth = AuthService(store, clock)
         handlers = all_handlers()
+        transport = store.signal_transport()
         runtime = Runtime(
-            store, clock, handlers, settings=worker_settings(settings), decrypt=box.decrypt
+            store,
+            clock,
+            handlers,
+            settings=worker_settings(settings),
+            decrypt=box.decrypt,
+            signals=Signals(transport) if transport is not None else None,
         )
         env = runtime.step_env
         env.allow_scripts = settings.allow_scripts
@@ -76,9 +85,7 @@ class Services:
             workflows=workflows,
             runs=RunService(store, clock, runtime),
             runtime=runtime,
-            admin=AdminService(
-                store, clock, auth, box, on_secrets_changed=runtime.flow.secrets.invalidate
-            ),
+            admin=AdminService(store, clock, auth, box, on_secrets_changed=runtime.secrets_changed),
             box=box,
             schedules=ScheduleService(store, clock, runtime, settings),
             lifecycle=LifecycleService(store, clock, runtime, box, settings),
@@ -86,6 +93,12 @@ class Services:
             analytics=AnalyticsService(store, clock),
             agents=agents,
             approvals=ApprovalService(store, clock, runtime),
+            metrics=MetricsService(
+                store,
+                clock,
+                token=settings.metrics_token,
+                live_within_seconds=settings.lease_seconds,
+            ),
         )
 
 
@@ -97,4 +110,5 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         lease_seconds=settings.lease_seconds,
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_seconds=settings.poll_seconds,
+        shutdown_grace_seconds=settings.shutdown_grace_seconds,
     )

@@ -16,6 +16,7 @@ from flowdeck.domain.analytics import (
     WorkflowLink,
 )
 from flowdeck.domain.catalog import Template
+from flowdeck.domain.cluster import ClusterSnapshot, WorkerRecord
 from flowdeck.domain.records import (
     ApiKey,
     Page,
@@ -29,6 +30,7 @@ from flowdeck.domain.records import (
 )
 from flowdeck.domain.schedules import DueSchedule, Schedule
 from flowdeck.engine.ports import EngineTx
+from flowdeck.engine.signals import SignalTransport
 
 
 class TxPort(EngineTx, Protocol):
@@ -159,6 +161,10 @@ class TxPort(EngineTx, Protocol):
     async def related_workflow(self, workflow_id: str) -> WorkflowLink | None: ...
     async def set_workflow_source(self, workflow_id: str, kind: str, source_id: str) -> None: ...
 
+    # -- metrics --
+    async def cluster_snapshot(self, now: datetime) -> ClusterSnapshot: ...
+    async def list_workers(self, *, include_stopped: bool = False) -> list[WorkerRecord]: ...
+
     # -- agents and approvals --
     async def insert_agent(self, agent: Agent) -> None: ...
     async def get_agent(self, workspace_id: str, id_or_name: str) -> Agent | None: ...
@@ -186,3 +192,4 @@ class StorePort(Protocol):
 
     def write(self) -> AbstractAsyncContextManager[TxPort]: ...
     def read(self) -> AbstractAsyncContextManager[TxPort]: ...
+    def signal_transport(self) -> SignalTransport | None: ...
