@@ -68,6 +68,14 @@ class InvalidInput(FlowdeckError):
 
 
 class DatabaseBusy(FlowdeckError):
-    """The database could not serve the request now; trying again can help."""
+    """The database could not serve the request now; trying again can help.
+
+    `in_doubt`: the connection broke during COMMIT, so the transaction may have committed;
+    only an idempotent caller should simply run it again.
+    """
 
     code, status, title, retryable = "database_busy", 503, "Database busy", True
+
+    def __init__(self, detail: str, *, in_doubt: bool = False) -> None:
+        super().__init__(detail)
+        self.in_doubt = in_doubt

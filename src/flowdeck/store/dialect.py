@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
@@ -94,3 +95,34 @@ def is_unique_violation(exc: BaseException) -> bool:
     if sqlstate == "23505":
         return True
     return "UNIQUE constraint failed" in str(orig)
+
+
+# SQLSTATEs a new attempt can cure: serialization failure, deadlock, the server shutting down
+# or restarting, too many connections; and class 08, connection exceptions.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03", "53300"})
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when trying the transaction again may succeed (lost connection, serialization
+    failure, deadlock, a locked SQLite database)."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = getattr(exc, "orig", exc)
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate in _TRANSIENT_SQLSTATES or sqlstate.startswith("08")
+    if "database is locked" in str(orig) or "database is busy" in str(orig):
+        return True
+    # Without a SQLSTATE, an operational error is the connection's own: refused, closed, lost.
+    return isinstance(exc, OperationalError)
+
+
+def upsert(dialect: str, table: sa.Table) -> Any:
+    """INSERT … ON CONFLICT for this dialect (both spell it the same way)."""
+    if dialect == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
+        return postgresql.insert(table)
+    from sqlalchemy.dialects import sqlite
+
+    return sqlite.insert(table)

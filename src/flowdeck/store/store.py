@@ -9,13 +9,15 @@ contend inside the process. The lock is per process; other processes queue on bu
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Dialect
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.base import Executable
 
@@ -24,9 +26,13 @@ from flowdeck.store.dialect import (
     create_engine,
     create_sqlite_engine,
     is_sqlite,
+    is_transient,
     is_unique_violation,
 )
 from flowdeck.store.tx import Tx
+
+if TYPE_CHECKING:
+    from flowdeck.store.notify import PgNotifyTransport
 
 
 class _DirectConnection:
@@ -41,6 +47,28 @@ class _DirectConnection:
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return self._conn.execute(statement, parameters)
+
+
+@dataclass
+class WriteLog:
+    """How many write transactions committed while it was being tracked."""
+
+    committed: int = 0
+
+
+_WRITES: ContextVar[WriteLog | None] = ContextVar("flowdeck_writes", default=None)
+
+
+@contextmanager
+def track_writes() -> Iterator[WriteLog]:
+    """Count the write transactions that commit inside the block (in this context): a caller
+    retrying a block after a transient error may do so only if nothing committed yet."""
+    log = WriteLog()
+    token = _WRITES.set(log)
+    try:
+        yield log
+    finally:
+        _WRITES.reset(token)
 
 
 class Store:
@@ -76,6 +104,7 @@ class Store:
 
     @asynccontextmanager
     async def _transaction(self, *, readonly: bool) -> AsyncIterator[Tx]:
+        committing = False
         try:
             if self._sync is not None:
                 async with self._lock:
@@ -84,25 +113,42 @@ class Store:
                             conn = conn.execution_options(readonly=True)
                         with conn.begin():
                             yield Tx(_DirectConnection(conn))
-                return
-            assert self._async is not None
-            async with self._async.connect() as aconn:
-                if readonly:
-                    aconn = await aconn.execution_options(readonly=True)
-                async with aconn.begin():
-                    yield Tx(aconn)
+                            committing = True
+            else:
+                assert self._async is not None
+                async with self._async.connect() as aconn:
+                    if readonly:
+                        aconn = await aconn.execution_options(readonly=True)
+                    async with aconn.begin():
+                        yield Tx(aconn)
+                        committing = True
         except IntegrityError as exc:
             if is_unique_violation(exc):
                 raise Conflict("The object conflicts with one that already exists") from exc
             raise
-        except OperationalError as exc:
-            if "database is locked" in str(exc) or exc.connection_invalidated:
-                raise DatabaseBusy("The database is busy; try again") from exc
-            raise
         except DBAPIError as exc:
-            if exc.connection_invalidated:
-                raise DatabaseBusy("The database connection was lost; try again") from exc
+            if is_transient(exc):
+                in_doubt = committing and not readonly
+                detail = (
+                    "The database connection broke while committing; the change may or may "
+                    "not have been saved"
+                    if in_doubt
+                    else "The database is busy or was unreachable; try again"
+                )
+                raise DatabaseBusy(detail, in_doubt=in_doubt) from exc
             raise
+        if not readonly:
+            writes = _WRITES.get()
+            if writes is not None:
+                writes.committed += 1
+
+    def signal_transport(self) -> PgNotifyTransport | None:
+        """LISTEN/NOTIFY between the processes sharing a PostgreSQL database; None on SQLite."""
+        if self.sqlite:
+            return None
+        from flowdeck.store.notify import PgNotifyTransport  # psycopg: PostgreSQL installs only
+
+        return PgNotifyTransport(self.url)
 
     def write(self) -> AbstractAsyncContextManager[Tx]:
         """A read-write transaction, committed when the block exits cleanly."""

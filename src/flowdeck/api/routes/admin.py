@@ -8,11 +8,12 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.clock import isoformat
 from flowdeck.services.views import api_key_view, workspace_view
 
-router = APIRouter(prefix="/api", tags=["administration"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api", tags=["administration"])
 
 
 class KeyCreate(RequestBody):

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.services.agents import agent_view
 
-router = APIRouter(prefix="/api/agents", tags=["agents"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/agents", tags=["agents"])
 
 
 class AgentFields(RequestBody):

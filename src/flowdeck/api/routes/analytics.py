@@ -7,8 +7,9 @@ from typing import Any
 from fastapi import APIRouter
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 
-router = APIRouter(prefix="/api/workflows", tags=["analytics"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["analytics"])
 
 
 @router.get("/{workflow_id}/analytics")

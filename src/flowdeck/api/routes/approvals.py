@@ -8,10 +8,11 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.services.approvals import MAX_COMMENT, approval_view, decision_view
 
-router = APIRouter(tags=["approvals"])
+router = APIRouter(route_class=RetryingRoute, tags=["approvals"])
 
 
 class DecisionRequest(RequestBody):

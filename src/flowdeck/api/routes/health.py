@@ -8,9 +8,10 @@ from fastapi import APIRouter
 
 from flowdeck import __version__
 from flowdeck.api.deps import ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.errors import DatabaseBusy
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=RetryingRoute, tags=["health"])
 
 
 @router.get("/healthz")

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Header, Query, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flowdeck.api.deps import ServicesDep
+from flowdeck.api.retry import RetryingRoute
 
-router = APIRouter(prefix="/api/hooks", tags=["hooks"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/hooks", tags=["hooks"])
 
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <workflow token>")
 

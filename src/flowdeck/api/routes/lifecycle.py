@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from pydantic import AliasChoices, Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.routes.workflows import detail_view
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.clock import isoformat
@@ -16,7 +17,7 @@ from flowdeck.services.auth import TOKEN_DEFAULT_SECONDS, TOKEN_MAX_SECONDS, TOK
 from flowdeck.services.lifecycle import BULK_MAX_IDS
 from flowdeck.services.views import run_summary, workflow_summary
 
-router = APIRouter(tags=["workflows"])
+router = APIRouter(route_class=RetryingRoute, tags=["workflows"])
 
 
 class BulkDeleteRequest(RequestBody):

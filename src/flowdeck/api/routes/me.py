@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.services.views import workspace_view
 
-router = APIRouter(prefix="/api", tags=["administration"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api", tags=["administration"])
 
 
 @router.get("/me")

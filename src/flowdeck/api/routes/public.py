@@ -7,9 +7,10 @@ from typing import Any
 from fastapi import APIRouter
 
 from flowdeck.api.deps import ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.services.views import public_workflow_view
 
-router = APIRouter(prefix="/api/public", tags=["public"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/public", tags=["public"])
 
 
 @router.get("/{workspace_slug}/workflows/{slug}")

@@ -13,11 +13,14 @@ from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, ResumeRequest, RunRequest
+from flowdeck.errors import DatabaseBusy
 from flowdeck.services.views import run_detail, run_summary
 
-router = APIRouter(prefix="/api/workflows", tags=["runs"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["runs"])
 
+STREAM_DB_RETRIES = 20
 FINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
 
@@ -132,9 +135,19 @@ async def stream_run(
 
     async def _follow(grew: asyncio.Event) -> AsyncIterator[ServerSentEvent]:
         last = after
+        failures = 0
         while True:
             grew.clear()  # before reading: a commit after the read wakes the wait below
-            run, batch = await services.runs.events(principal, run_id, last)
+            try:
+                run, batch = await services.runs.events(principal, run_id, last)
+            except DatabaseBusy:
+                # The database is restarting or failing over: keep the stream, try again.
+                failures += 1
+                if failures > STREAM_DB_RETRIES or await request.is_disconnected():
+                    return  # the client reconnects with Last-Event-ID and misses nothing
+                await asyncio.sleep(min(0.05 * 2**failures, 2.0))
+                continue
+            failures = 0
             for event in batch:
                 last = event.seq
                 yield ServerSentEvent(
@@ -150,7 +163,8 @@ async def stream_run(
             if await request.is_disconnected():
                 return
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(1.0):  # the fallback poll (other processes)
+                # Other processes' commits arrive as signals; the poll covers a lost one.
+                async with asyncio.timeout(services.runtime.fallback_poll_seconds):
                     await grew.wait()
 
     return EventSourceResponse(events(), ping=15)

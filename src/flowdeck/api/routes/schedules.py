@@ -8,11 +8,12 @@ from fastapi import APIRouter, Response
 from pydantic import Field, field_validator
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.schedules import Schedule
 from flowdeck.services.schedules import ScheduleChanges, schedule_view
 
-router = APIRouter(prefix="/api/workflows", tags=["schedules"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["schedules"])
 
 
 class ScheduleCreate(RequestBody):

@@ -8,11 +8,12 @@ from fastapi import APIRouter, Response
 from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.catalog import Template
 from flowdeck.domain.clock import isoformat
 
-router = APIRouter(prefix="/api/workflows/templates", tags=["templates"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows/templates", tags=["templates"])
 
 
 class InstallRequest(RequestBody):

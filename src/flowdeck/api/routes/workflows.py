@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Response
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import (
     Definition,
     Limit,
@@ -29,7 +30,7 @@ from flowdeck.services.views import (
     workflow_summary,
 )
 
-router = APIRouter(prefix="/api/workflows", tags=["workflows"])
+router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["workflows"])
 
 
 def _definition(value: Definition) -> Any:
