@@ -12,6 +12,8 @@ class Effects:
 
     ready: bool = False
     admit: bool = False
+    # Admission was busy elsewhere: try again shortly (not at once: that would spin).
+    admit_again: bool = False
     timers: bool = False
     runs_touched: set[str] = field(default_factory=set)
     cancelled_runs: set[str] = field(default_factory=set)
@@ -20,12 +22,15 @@ class Effects:
     # once per run at `StepFlow.settle`, instead of statement by statement.
     batch: bool = False
     ended: list[Any] = field(default_factory=list)
+    # Runs that ended: added to the rollups once, at the end of the transaction, in id order.
+    finished: list[str] = field(default_factory=list)
     events: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)
 
     def merge(self, other: Effects) -> None:
         """Fold another transaction's effects into this one."""
         self.ready |= other.ready
         self.admit |= other.admit
+        self.admit_again |= other.admit_again
         self.timers |= other.timers
         self.runs_touched |= other.runs_touched
         self.cancelled_runs |= other.cancelled_runs

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -28,6 +30,7 @@ from flowdeck.engine.steps.base import (
 )
 
 MAX_LEASE_RETRIES = 5
+log = logging.getLogger("flowdeck.engine")
 
 
 @dataclass(frozen=True)
@@ -84,11 +87,9 @@ class StepFlow:
             await tx.append_events(run.id, [(kind, data)], self.clock.now())
 
     async def flush_events(self, tx: EngineTx, fx: Effects) -> None:
-        """Write buffered events: one sequence bump and one insert per run."""
+        """Write buffered events: one sequence bump and one insert per run, or per batch."""
         events, fx.events = fx.events, {}
-        now = self.clock.now()
-        for run_id, batch in events.items():
-            await tx.append_events(run_id, batch, now)
+        await tx.append_event_batches(events, self.clock.now())
 
     # -- outcomes -------------------------------------------------------------------------
 
@@ -96,6 +97,52 @@ class StepFlow:
         """The retry policy of a step (a loop iteration uses its loop's)."""
         owner = cw.steps.get(step.parent_step_id or step.step_id)
         return (owner.retry if owner and owner.retry else None) or RetryPolicy()
+
+    async def _completion(
+        self, tx: EngineTx, run: Run, cw: CompiledWorkflow, step: StepRun, outcome: Completed
+    ) -> tuple[Any, float]:
+        """The output to store (redacted) and the cost to charge for a completed attempt."""
+        redactor = await self.secrets.get(tx, run.workspace_id)
+        # A step's declared `cost` (credits) is charged each time it completes, on top of what
+        # it measured itself (an agent's tokens); loop iterations charge only theirs.
+        declared = cw.steps.get(step.step_id) if step.parent_step_id is None else None
+        cost = outcome.cost + ((declared.cost or 0.0) if declared else 0.0)
+        return redactor.redact(outcome.output), cost
+
+    async def apply_batch(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        results: Sequence[tuple[Run, StepRun, Outcome]],
+        *,
+        worker_id: str,
+    ) -> None:
+        """`apply` for a worker's batch of running steps: the attempts still its own are
+        locked in one statement and the completed ones written in one executemany."""
+        ours = await tx.own_running_steps([step.id for _, step, _ in results], worker_id)
+        done: list[tuple[Run, CompiledWorkflow, StepRun, Any, float]] = []
+        for run, step, outcome in results:
+            if step.id not in ours:
+                continue  # cancelled, or its lease lapsed and another attempt took over
+            if isinstance(outcome, Completed):
+                cw = await self.compiled(tx, run)
+                output, cost = await self._completion(tx, run, cw, step, outcome)
+                done.append((run, cw, step, output, cost))
+            else:
+                await self.apply(tx, fx, run, step, outcome, worker_id=worker_id)
+        rows = [(step.id, output, cost) for _, _, step, output, cost in done]
+        await tx.complete_steps(rows, self.clock.now())
+        for run, cw, step, output, cost in done:
+            await self.event(
+                tx,
+                fx,
+                run,
+                "step_completed",
+                step_id=step.step_id,
+                attempt=step.attempt,
+                output=output,
+            )
+            await self.terminal(tx, fx, run, cw, step, "completed", output, cost, was_waiting=False)
 
     async def apply(
         self,
@@ -112,12 +159,7 @@ class StepFlow:
         now = self.clock.now()
         cw = await self.compiled(tx, run)
         if isinstance(outcome, Completed):
-            redactor = await self.secrets.get(tx, run.workspace_id)
-            output = redactor.redact(outcome.output)
-            # A step's declared `cost` (credits) is charged each time it completes, on top of
-            # what it measured itself (an agent's tokens); loop iterations charge only theirs.
-            declared = cw.steps.get(step.step_id) if step.parent_step_id is None else None
-            cost = outcome.cost + ((declared.cost or 0.0) if declared else 0.0)
+            output, cost = await self._completion(tx, run, cw, step, outcome)
             if not await tx.finish_step(
                 step.id,
                 "completed",
@@ -270,6 +312,7 @@ class StepFlow:
         )
         fx.timers = True
         fx.ready = True
+        log.warning("step retrying in %gs: %s", delay, error, extra=_log_ids(run, step))
         await self.event(
             tx,
             fx,
@@ -286,6 +329,7 @@ class StepFlow:
         """A lease lapsed: record the lost attempt and queue another (at-least-once)."""
         now = self.clock.now()
         error = "The worker running this step stopped responding (lease expired)"
+        log.warning("lease of %s expired; re-queueing", step.lease_owner, extra=_log_ids(run, step))
         if step.attempt >= self.retry_policy(await self.compiled(tx, run), step).max_attempts + (
             MAX_LEASE_RETRIES
         ):
@@ -333,10 +377,15 @@ class StepFlow:
             by_run: dict[str, list[_Ended]] = {}
             for item in ended:
                 by_run.setdefault(item.run.id, []).append(item)
-            for items in by_run.values():
-                await self._settle_run(tx, fx, items)
+            # Every writer locks run rows in id order, so two commits cannot deadlock on them.
+            for run_id in sorted(by_run):
+                await self._settle_run(tx, fx, by_run[run_id])
         if flush:
             await self.flush_events(tx, fx)
+            if fx.finished:
+                # Last, and in key order: rollup rows are shared by every run of a workflow.
+                finished, fx.finished = fx.finished, []
+                await tx.roll_up_runs(sorted(finished))
 
     async def _settle_run(self, tx: EngineTx, fx: Effects, items: list[_Ended]) -> None:
         run, cw = items[0].run, items[0].cw
@@ -468,9 +517,23 @@ class StepFlow:
             run.id, status, ("running", "waiting"), completed_at=now, output=output, error=error
         ):
             return
-        await tx.roll_up_run(run.id)
+        if fx.batch:
+            fx.finished.append(run.id)
+        else:
+            await tx.roll_up_run(run.id)
         fx.admit = True
         done = replace(run, status=status, completed_at=now, started_at=run.started_at)
+        log.info(
+            "run %s %s",
+            run.id,
+            status,
+            extra={
+                "run_id": run.id,
+                "workflow_id": run.workflow_id,
+                "status": status,
+                "duration_seconds": duration(done),
+            },
+        )
         if status == "completed":
             await self.event(
                 tx,
@@ -492,6 +555,10 @@ class StepFlow:
                 error=error,
             )
         await nesting.notify_parent(self, tx, fx, done, output, error)
+
+
+def _log_ids(run: Run, step: StepRun) -> dict[str, Any]:
+    return {"run_id": run.id, "step_id": step.step_id, "attempt": step.attempt}
 
 
 def _child_state(step: StepRun) -> dict[str, Any] | None:

@@ -87,7 +87,9 @@ async def create_child_run(
 
 async def admit(flow: StepFlow, tx: EngineTx, fx: Effects, max_running: int) -> list[str]:
     """Start queued runs, first in first out, within the global and per-workflow limits."""
-    await tx.lock_admission()
+    if not await tx.lock_admission():
+        fx.admit_again = True  # another process is admitting: look again in a moment
+        return []
     counts = await tx.running_run_counts()
     free = max_running - sum(counts.values())
     if free <= 0:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +16,7 @@ from typing import Any
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Run, StepRun
-from flowdeck.engine import lifecycle
+from flowdeck.engine import lifecycle, metrics
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.context import build_context, owner_id
 from flowdeck.engine.definitions import DefinitionCache
@@ -24,11 +25,17 @@ from flowdeck.engine.events import EventBus
 from flowdeck.engine.flow import Outcome, Skipped, StepFlow
 from flowdeck.engine.ports import EngineStore, EngineTx
 from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.registry import Registration
 from flowdeck.engine.secrets import SecretCache
+from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepContext, StepEnvironment, StepFailed, StepHandler
 from flowdeck.errors import FlowdeckError
+from flowdeck.logs import bind_log_context
 
 log = logging.getLogger("flowdeck.worker")
+
+# When another process holds the admission lock, look again after this long.
+ADMIT_RETRY_SECONDS = 0.02
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class WorkerSettings:
     lease_seconds: float = 15.0
     heartbeat_seconds: float = 3.0
     poll_seconds: float = 1.0
+    # With cross-process signals connected, polls only cover a lost notification.
+    fallback_poll_seconds: float = 5.0
     cancel_check_seconds: float = 0.25
     shutdown_grace_seconds: float = 10.0
     commit_batch: int = 128
@@ -69,17 +78,21 @@ class Worker:
         settings: WorkerSettings | None = None,
         bus: EventBus | None = None,
         flow: StepFlow | None = None,
+        signals: Signals | None = None,
     ) -> None:
         self.store = store
+        self.signals = signals
         self.clock = clock
         self.handlers = dict(handlers)
         self.step_env = step_env
         self.settings = settings or WorkerSettings()
         self.bus = bus or EventBus()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
+        self.registration = Registration(self.id, clock)
         self.flow = flow or StepFlow(clock, DefinitionCache(), SecretCache(None))
         self._wake = asyncio.Event()
-        self._results: asyncio.Queue[tuple[Claimed, Outcome]] = asyncio.Queue()
+        # Results to commit; None (from stop) ends the commit loop.
+        self._results: asyncio.Queue[tuple[Claimed, Outcome] | None] = asyncio.Queue()
         self._inflight: dict[str, tuple[asyncio.Task[None], Claimed]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -92,6 +105,7 @@ class Worker:
 
     async def start(self) -> None:
         """Start the dispatch, commit and maintenance loops."""
+        await self.registration.register(self.store, self.settings.max_parallel_steps)
         self._tasks = [
             asyncio.create_task(self._guard(self._dispatch_loop), name="flowdeck-dispatch"),
             asyncio.create_task(self._guard(self._commit_loop), name="flowdeck-commit"),
@@ -101,35 +115,54 @@ class Worker:
         self.wake()
 
     async def stop(self, *, graceful: bool = True) -> None:
-        """Stop claiming; let in-flight steps finish (or hand them back), then exit."""
+        """Drain: stop claiming, let in-flight steps finish within the grace period (the
+        leases are still renewed meanwhile), commit every result, hand back what was cut
+        short, then exit. Nothing this worker took is left to a lapsed lease."""
         self._stopping = True
         self._wake.set()
-        if graceful and self._inflight:
-            pending = [t for t, _ in self._inflight.values()]
-            _, still = await asyncio.wait(pending, timeout=self.settings.shutdown_grace_seconds)
-            for task in still:
+        tasks = {task.get_name(): task for task in self._tasks}
+        # A claim in progress rolls back; one already committed has spawned its steps.
+        await _cancel(tasks.pop("flowdeck-dispatch", None))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (self.settings.shutdown_grace_seconds if graceful else 0.0)
+        while self._inflight:
+            pending = {task for task, _ in self._inflight.values()}
+            remaining = deadline - loop.time()
+            if remaining > 0:
+                await asyncio.wait(pending, timeout=remaining)
+                continue
+            for task in pending:
                 task.cancel()
-            if still:
-                await asyncio.wait(still)
-        else:
-            for task, _ in list(self._inflight.values()):
-                task.cancel()
+            await asyncio.wait(pending)
+        # Every result is queued now: the commit loop writes them all, then ends.
+        self._results.put_nowait(None)
+        committer = tasks.pop("flowdeck-commit", None)
+        if committer is not None:
+            try:
+                async with asyncio.timeout(30):
+                    await asyncio.shield(committer)
+            except TimeoutError:
+                await _cancel(committer)
         with contextlib.suppress(Exception):
-            await self._flush_results()
+            await self._flush_results()  # the commit loop had died: one last try
         await self._hand_back()
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in tasks.values():
+            await _cancel(task)
+        await self.registration.stop(self.store)
 
     async def _guard(self, loop: Any) -> None:
-        while not self._stopping:
+        while True:  # the loops end on their own (or by cancellation) when the worker stops
             try:
                 await loop()
                 return
             except asyncio.CancelledError:
                 raise
+            except FlowdeckError as exc:
+                if exc.retryable:  # the database is away for a moment: no stack trace
+                    log.warning("worker loop %s: %s; retrying", loop.__name__, exc.detail)
+                else:
+                    log.exception("worker loop %s failed; restarting it", loop.__name__)
+                await asyncio.sleep(0.5)
             except Exception:
                 log.exception("worker loop %s crashed; restarting it", loop.__name__)
                 await asyncio.sleep(0.5)
@@ -138,18 +171,46 @@ class Worker:
         """Something may be ready: look now instead of at the next poll."""
         self._wake.set()
 
-    def after_commit(self, fx: Effects) -> None:
-        """Act on what a committed transaction did (wake-ups, cancellations, SSE)."""
+    def after_commit(self, fx: Effects, *, own: bool = False) -> None:
+        """Act on what a committed transaction did (wake-ups, cancellations, SSE) and tell
+        the other processes. `own`: the worker's commit, which admitted and claimed what it
+        could already, so only work left over (a backlog) needs other workers."""
         if fx.runs_touched:
             self.bus.publish(fx.runs_touched)
-        for run_id in fx.cancelled_runs:
-            for task, claimed in list(self._inflight.values()):
-                if claimed.run.id == run_id:
-                    task.cancel()
+        self._cancel_runs(fx.cancelled_runs)
         if fx.admit:
             self._need_admit = True
         if fx.ready or fx.admit or fx.timers:
             self.wake()
+        if fx.admit_again:
+            self._need_admit = True
+            asyncio.get_running_loop().call_later(ADMIT_RETRY_SECONDS, self.wake)
+        if self.signals is not None:
+            work = (fx.ready or self._backlog) if own else (fx.ready or fx.admit or fx.timers)
+            self.signals.publish(work=work, runs=fx.runs_touched, cancelled=fx.cancelled_runs)
+
+    def on_signal(self, signal: Signal) -> None:
+        """Another process committed something this worker may act on."""
+        self._cancel_runs(signal.cancelled)
+        if signal.work:
+            self._need_admit = True
+            if self.capacity > 0:
+                self.wake()
+            else:  # saturated: look when a slot frees instead of a useless round now
+                self._backlog = True
+
+    def _cancel_runs(self, run_ids: set[str]) -> None:
+        if not run_ids:
+            return
+        for task, claimed in list(self._inflight.values()):
+            if claimed.run.id in run_ids:
+                task.cancel()
+
+    @property
+    def _poll_seconds(self) -> float:
+        if self.signals is not None and self.signals.connected:
+            return max(self.settings.poll_seconds, self.settings.fallback_poll_seconds)
+        return self.settings.poll_seconds
 
     @property
     def capacity(self) -> int:
@@ -166,6 +227,7 @@ class Worker:
     async def _prepare(
         self, tx: EngineTx, steps: list[StepRun], known: Mapping[str, Run] | None = None
     ) -> list[Claimed]:
+        metrics.observe_claims(steps, self.clock.now())
         claimed = []
         # Only a run's fixed fields are used here, so a run already in hand needs no read.
         runs: dict[str, Run | None] = dict(known or {})
@@ -206,12 +268,12 @@ class Worker:
                 if len(claimed) < cap:
                     next_timer = await tx.next_timer(now)
                 await self.flow.settle(tx, fx)
-            self.after_commit(fx)
+            self.after_commit(fx, own=True)
             for c in claimed:
                 self._spawn(c)
             if cap > 0 and len(claimed) >= cap:
                 continue
-            timeout = self.settings.poll_seconds
+            timeout = self._poll_seconds
             if next_timer is not None:
                 timeout = max(0.0, min(timeout, (next_timer - self.clock.now()).total_seconds()))
             try:
@@ -241,9 +303,15 @@ class Worker:
     async def _execute(self, c: Claimed) -> None:
         outcome: Outcome
         step_def = c.compiled.steps.get(owner_id(c.step))
+        # Every record logged while this step runs (its own task) names it.
+        bind_log_context(
+            run_id=c.run.id, step_id=c.step.step_id, attempt=c.step.attempt, worker_id=self.id
+        )
+        started = time.perf_counter()
         try:
             outcome = await self._run_handler(c, step_def)
         except asyncio.CancelledError:
+            metrics.observe_step(c.step.step_type, None, time.perf_counter() - started)
             if self._stopping:
                 self._handing_back.add(c.step.id)
             return
@@ -254,6 +322,9 @@ class Worker:
             # Free the slot now: the done-callback runs later, and a commit on SQLite never
             # yields to the loop, so capacity computed during it would still count this step.
             self._inflight.pop(c.step.id, None)
+        metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
+        if isinstance(outcome, StepFailed):
+            log.warning("step failed: %s", c.redactor.redact(outcome.message))
         self._results.put_nowait((c, outcome))
 
     async def _run_handler(self, c: Claimed, step_def: Any) -> Outcome:
@@ -299,15 +370,26 @@ class Worker:
     async def _commit_loop(self) -> None:
         while True:
             first = await self._results.get()
+            if first is None:
+                return  # stop(): every result before this one is committed
             batch = [first]
+            done = False
             while len(batch) < self.settings.commit_batch and not self._results.empty():
-                batch.append(self._results.get_nowait())
+                item = self._results.get_nowait()
+                if item is None:
+                    done = True
+                    break
+                batch.append(item)
             await self._commit(batch)
+            if done:
+                return
 
     async def _flush_results(self) -> None:
         batch = []
         while not self._results.empty():
-            batch.append(self._results.get_nowait())
+            item = self._results.get_nowait()
+            if item is not None:
+                batch.append(item)
         if batch:
             await self._commit(batch)
 
@@ -318,8 +400,8 @@ class Worker:
             known = {c.run.id: c.run for c, _ in batch}
             try:
                 async with self.store.write() as tx:
-                    for c, outcome in batch:
-                        await self.flow.apply(tx, fx, c.run, c.step, outcome, worker_id=self.id)
+                    results = [(c.run, c.step, outcome) for c, outcome in batch]
+                    await self.flow.apply_batch(tx, fx, results, worker_id=self.id)
                     await self.flow.settle(tx, fx, flush=False)
                     if fx.admit:
                         await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
@@ -333,6 +415,8 @@ class Worker:
                         await self._started_events(tx, fx, claimed)
                         if len(steps) == len(fx.ready_ids):
                             fx.ready = False  # all taken here: no need to wake the dispatcher
+                    elif fx.ready_ids and cap <= 0:
+                        self._backlog = True
                     await self.flow.settle(tx, fx)
             except FlowdeckError as exc:
                 if not exc.retryable:
@@ -340,7 +424,7 @@ class Worker:
                 log.warning("commit failed (%s); retrying", exc.detail)
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            self.after_commit(fx)
+            self.after_commit(fx, own=True)
             for c in claimed:
                 self._spawn(c)
             if self._backlog and self.capacity > 0:
@@ -355,22 +439,34 @@ class Worker:
     # -- leases, timers, cancellations ----------------------------------------------------------
 
     async def _maintenance_loop(self) -> None:
-        while not self._stopping:
+        while True:  # also while draining: in-flight steps keep their leases
             await asyncio.sleep(self.settings.heartbeat_seconds)
-            fx = Effects(batch=True)
+            # The heartbeat is a short transaction of its own: nothing another transaction
+            # holds (run rows, the admission lock) can delay it until the leases lapse.
             async with self.store.write() as tx:
                 await tx.renew_leases(self.id, list(self._inflight), self._lease_until())
-                for step in await tx.expired_leases(self.clock.now()):
+                await self.registration.heartbeat(
+                    tx, len(self._inflight), self.settings.max_parallel_steps
+                )
+            fx = Effects(batch=True)
+            async with self.store.write() as tx:
+                expired = await tx.expired_leases(self.clock.now())
+                for step in expired:
                     run = await tx.get_run(step.run_id)
                     if run is not None:
                         await self.flow.expire_lease(tx, fx, run, step)
                 await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
                 await self.flow.settle(tx, fx)
-            self.after_commit(fx)
+            metrics.LEASES_EXPIRED.inc(len(expired))
+            self.after_commit(fx, own=True)
 
     async def _cancel_watch_loop(self) -> None:
-        while not self._stopping:
-            await asyncio.sleep(self.settings.cancel_check_seconds)
+        while True:  # also while draining
+            # Other processes' cancellations arrive as signals; this query is the safety net.
+            connected = self.signals is not None and self.signals.connected
+            await asyncio.sleep(
+                self.settings.poll_seconds if connected else self.settings.cancel_check_seconds
+            )
             if not self._inflight:
                 continue
             async with self.store.read() as tx:
@@ -397,6 +493,14 @@ class Worker:
                 lease_expires_at=None,
             )
         self._handing_back.clear()
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _item_only(step: StepRun) -> dict[str, Any] | None:

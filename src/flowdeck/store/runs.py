@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -11,8 +12,21 @@ import sqlalchemy as sa
 from flowdeck.domain.records import Page, Run, RunEvent
 from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import run_events, runs
+from flowdeck.store.types import UTCDateTime
 
 _RUN_COLUMNS = [c for c in runs.c if c.name != "event_seq"]
+
+# PostgreSQL: a whole batch in one statement each, arrays and JSON as single parameters.
+_BUMP_MANY = sa.text(
+    "UPDATE runs SET event_seq = runs.event_seq + v.n "
+    "FROM (SELECT unnest(CAST(:ids AS text[])) AS id, unnest(CAST(:ns AS int[])) AS n) AS v "
+    "WHERE runs.id = v.id RETURNING runs.id, runs.event_seq"
+)
+_INSERT_MANY_EVENTS = sa.text(
+    "INSERT INTO run_events (run_id, seq, type, data, created_at) "
+    "SELECT x.run_id, x.seq, x.type, x.data, :now FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
+    "AS x(run_id text, seq integer, type text, data jsonb)"
+).bindparams(sa.bindparam("now", type_=UTCDateTime()))
 
 
 def _run(row: Any) -> Run:
@@ -180,10 +194,15 @@ class RunQueries(Queries):
         row = (await self.conn.execute(prepared("run_counters", build), params)).one()
         return int(row.steps_remaining), int(row.steps_failed)
 
-    async def lock_admission(self) -> None:
-        """Serialise run admission across processes (SQLite's write lock already does)."""
-        if self.dialect == "postgresql":
-            await self.conn.execute(sa.text("SELECT pg_advisory_xact_lock(724201)"))
+    async def lock_admission(self) -> bool:
+        """Serialise run admission across processes (SQLite's write lock already does).
+
+        Never waits: False when another transaction is admitting right now. Waiting would hold
+        this transaction's row locks behind that one's and let the two deadlock."""
+        if self.dialect != "postgresql":
+            return True
+        stmt = sa.text("SELECT pg_try_advisory_xact_lock(724201)")
+        return bool((await self.conn.execute(stmt)).scalar_one())
 
     async def running_run_counts(self) -> dict[str, int]:
         """How many runs execute now, per workflow."""
@@ -268,6 +287,33 @@ class RunQueries(Queries):
             ],
         )
         return int(last)
+
+    async def append_event_batches(
+        self, batches: Mapping[str, Sequence[tuple[str, dict[str, Any]]]], now: datetime
+    ) -> None:
+        """`append_events` for many runs at once. On PostgreSQL: one sequence bump for all
+        the runs and one insert for all the events, whatever the number of runs."""
+        batches = {run_id: events for run_id, events in batches.items() if events}
+        if not batches:
+            return
+        if self.dialect != "postgresql" or len(batches) == 1:
+            for run_id in sorted(batches):
+                await self.append_events(run_id, batches[run_id], now)
+            return
+        ids = sorted(batches)
+        bumped = await self.conn.execute(
+            _BUMP_MANY, {"ids": ids, "ns": [len(batches[run_id]) for run_id in ids]}
+        )
+        rows: list[dict[str, Any]] = []
+        for row in bumped:
+            run_id, last = row.id, row.event_seq
+            events = batches[run_id]
+            first = int(last) - len(events) + 1
+            rows.extend(
+                {"run_id": run_id, "seq": first + i, "type": kind, "data": data}
+                for i, (kind, data) in enumerate(events)
+            )
+        await self.conn.execute(_INSERT_MANY_EVENTS, {"rows": json.dumps(rows), "now": now})
 
     async def list_events(
         self, run_id: str, after_seq: int = 0, limit: int = 1000
