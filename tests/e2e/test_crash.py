@@ -5,17 +5,14 @@ from __future__ import annotations
 
 import collections
 import signal
-import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.e2e.conftest import start_server
+from tests.e2e.conftest import Target, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -24,53 +21,6 @@ FAST_LEASES = {
     "FLOWDECK_HEARTBEAT_SECONDS": "0.5",
     "FLOWDECK_POLL_SECONDS": "0.2",
 }
-
-
-class Target:
-    """A slow local HTTP service counting requests per Idempotency-Key."""
-
-    def __init__(self) -> None:
-        self.hits: collections.Counter[str] = collections.Counter()
-        self.lock = threading.Lock()
-        target = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                key = self.headers.get("Idempotency-Key", "?")
-                with target.lock:
-                    target.hits[key] += 1
-                time.sleep(0.4)
-                body = b'{"ok": true}'
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def handle(self) -> None:
-                try:
-                    super().handle()
-                finally:
-                    self.connection.close()  # the killed server's sockets die mid-request
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def count(self, key: str) -> int:
-        with self.lock:
-            return self.hits[key]
-
-
-@pytest.fixture
-def target() -> Iterator[Target]:
-    t = Target()
-    yield t
-    t.server.shutdown()
-    t.server.server_close()
 
 
 def _definition(url: str) -> dict[str, Any]:
