@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter, Histogram
 
@@ -62,11 +63,17 @@ def outcome_label(outcome: Outcome | None) -> str:
     return "other"
 
 
+_CHILDREN: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
 def observe_step(step_type: str, outcome: Outcome | None, seconds: float) -> None:
     """Count one executed attempt and how long it took."""
-    label = outcome_label(outcome)
-    STEP_DURATION.labels(step_type, label).observe(max(0.0, seconds))
-    STEPS_EXECUTED.labels(step_type, label).inc()
+    key = (step_type, outcome_label(outcome))
+    children = _CHILDREN.get(key)
+    if children is None:  # `labels()` locks and hashes on every call: look each pair up once
+        children = _CHILDREN[key] = (STEP_DURATION.labels(*key), STEPS_EXECUTED.labels(*key))
+    children[0].observe(max(0.0, seconds))
+    children[1].inc()
 
 
 def observe_claims(steps: Iterable[StepRun], now: datetime) -> None:

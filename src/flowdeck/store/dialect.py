@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+import json
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -115,6 +119,33 @@ def is_transient(exc: BaseException) -> bool:
         return True
     # Without a SQLSTATE, an operational error is the connection's own: refused, closed, lost.
     return isinstance(exc, OperationalError)
+
+
+@functools.cache
+def recordset_insert(table: sa.Table) -> sa.TextClause:
+    """PostgreSQL: an INSERT of every row of the JSON array in `:rows` (see `recordset_rows`),
+    one statement and one parameter however many rows: an executemany costs a Bind/Execute per
+    row in the driver, which is most of the time a batch of step runs takes."""
+    from sqlalchemy.dialects import postgresql
+
+    pg = postgresql.dialect()  # type: ignore[no-untyped-call]
+    names = ", ".join(c.name for c in table.c)
+    typed = ", ".join(f"{c.name} {c.type.compile(dialect=pg)}" for c in table.c)
+    return sa.text(
+        f"INSERT INTO {table.name} ({names}) SELECT {names} "
+        f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x({typed})"
+    )
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def recordset_rows(rows: Sequence[dict[str, Any]]) -> str:
+    """The `:rows` parameter of `recordset_insert` (timestamps as ISO 8601 with offset)."""
+    return json.dumps(rows, default=_json_default, separators=(",", ":"))
 
 
 def upsert(dialect: str, table: sa.Table) -> Any:

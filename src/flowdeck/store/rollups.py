@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from flowdeck.domain.states import RUN_TERMINAL
 from flowdeck.store.analytics import step_rollup_select
 from flowdeck.store.dialect import upsert
-from flowdeck.store.queries import Queries
+from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import run_totals, runs, step_rollups, step_runs
 
 _R = runs.c
@@ -26,7 +26,7 @@ _FINISHED = sorted(RUN_TERMINAL)
 class RollupQueries(Queries):
     """Writing the rollups; reading them is analytics' and metrics' business."""
 
-    async def _add(self, table: sa.Table, keys: tuple[str, ...], select: Any) -> None:
+    def _upsert(self, table: sa.Table, keys: tuple[str, ...], select: Any) -> Any:
         insert = upsert(self.dialect, table)
         columns = [c.name for c in table.c]
         stmt = insert.from_select(columns, select).on_conflict_do_update(
@@ -37,7 +37,10 @@ class RollupQueries(Queries):
                 if name not in keys
             },
         )
-        await self.conn.execute(stmt)
+        return stmt
+
+    async def _add(self, table: sa.Table, keys: tuple[str, ...], select: Any) -> None:
+        await self.conn.execute(self._upsert(table, keys, select))
 
     async def _add_step_rollups(self, select: Any) -> None:
         await self._add(step_rollups, ("workflow_id", "day", "step_id", "step_type"), select)
@@ -61,10 +64,27 @@ class RollupQueries(Queries):
         writers lock the shared rollup rows in the same order, so they queue, not deadlock)."""
         if not run_ids:
             return
-        ids = list(run_ids)
+        params = {"ids": list(run_ids)}
+        for stmt in prepared(("roll_up_runs", self.dialect), self._roll_up_runs_statements):
+            await self.conn.execute(stmt, params)
+
+    def _roll_up_runs_statements(self) -> tuple[Any, Any]:
+        ids: sa.BindParameter[Any] = sa.bindparam("ids", expanding=True)
         steps = step_rollup_select(self.dialect, _S.run_id.in_(ids), 1)
-        await self._add_step_rollups(steps.order_by(*steps.selected_columns[:4]))
-        await self._add_run_totals(_R.id.in_(ids), 1)
+        totals = (
+            sa.select(_R.workflow_id, _R.status, sa.func.count())
+            .where(_R.id.in_(ids), _R.status.in_(_FINISHED))
+            .group_by(_R.workflow_id, _R.status)
+            .order_by(_R.workflow_id, _R.status)
+        )
+        return (
+            self._upsert(
+                step_rollups,
+                ("workflow_id", "day", "step_id", "step_type"),
+                steps.order_by(*steps.selected_columns[:4]),
+            ),
+            self._upsert(run_totals, ("workflow_id", "status"), totals),
+        )
 
     async def rebuild_step_rollups(self, workflow_id: str) -> None:
         """Recompute a workflow's rollups from its finished runs."""

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowdeck.domain.records import DependentUpdate, StepRun
+from flowdeck.store.dialect import recordset_insert, recordset_rows
 from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import step_runs
 from flowdeck.store.types import UTCDateTime
@@ -118,10 +119,13 @@ class StepQueries(Queries):
 
     async def insert_step_runs(self, steps: Sequence[StepRun]) -> None:
         """Store new step runs in one statement."""
-        if steps:
-            await self.conn.execute(
-                prepared("insert_step_runs", step_runs.insert), [_values(s) for s in steps]
-            )
+        if not steps:
+            return
+        rows = [_values(s) for s in steps]
+        if self.dialect == "postgresql" and len(rows) > 1:
+            await self.conn.execute(recordset_insert(step_runs), {"rows": recordset_rows(rows)})
+            return
+        await self.conn.execute(prepared("insert_step_runs", step_runs.insert), rows)
 
     async def get_step_run(self, step_run_id: str) -> StepRun | None:
         """One step run by id."""
