@@ -15,20 +15,18 @@ from typing import Any
 
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
-from flowdeck.domain.records import Run, StepRun
 from flowdeck.engine import lifecycle, metrics
-from flowdeck.engine.compiled import CompiledWorkflow
-from flowdeck.engine.context import build_context, owner_id
+from flowdeck.engine.context import owner_id
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.events import EventBus
-from flowdeck.engine.flow import Outcome, Skipped, StepFlow
+from flowdeck.engine.execution import Claimed, execute_claimed, prepare_claims
+from flowdeck.engine.flow import Outcome, StepFlow
 from flowdeck.engine.ports import EngineStore, EngineTx
-from flowdeck.engine.redaction import Redactor
 from flowdeck.engine.registry import Registration
 from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.signals import Signal, Signals
-from flowdeck.engine.steps.base import StepContext, StepEnvironment, StepFailed, StepHandler
+from flowdeck.engine.steps.base import StepEnvironment, StepFailed, StepHandler
 from flowdeck.errors import FlowdeckError
 from flowdeck.logs import bind_log_context
 
@@ -52,17 +50,6 @@ class WorkerSettings:
     cancel_check_seconds: float = 0.25
     shutdown_grace_seconds: float = 10.0
     commit_batch: int = 128
-
-
-@dataclass
-class Claimed:
-    """A leased step with everything needed to execute it."""
-
-    run: Run
-    step: StepRun
-    compiled: CompiledWorkflow
-    context: dict[str, Any]
-    redactor: Redactor
 
 
 class Worker:
@@ -224,25 +211,6 @@ class Worker:
     def _lease_until(self) -> Any:
         return self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
 
-    async def _prepare(
-        self, tx: EngineTx, steps: list[StepRun], known: Mapping[str, Run] | None = None
-    ) -> list[Claimed]:
-        metrics.observe_claims(steps, self.clock.now())
-        claimed = []
-        # Only a run's fixed fields are used here, so a run already in hand needs no read.
-        runs: dict[str, Run | None] = dict(known or {})
-        for step in steps:
-            if step.run_id not in runs:
-                runs[step.run_id] = await tx.get_run(step.run_id)
-            run = runs[step.run_id]
-            if run is None:
-                continue
-            cw = await self.flow.compiled(tx, run)
-            redactor = await self.flow.secrets.get(tx, run.workspace_id)
-            ctx = await build_context(tx, run, cw, step, redactor.secrets)
-            claimed.append(Claimed(run=run, step=step, compiled=cw, context=ctx, redactor=redactor))
-        return claimed
-
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
@@ -260,7 +228,7 @@ class Worker:
                     await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
                 if cap > 0:
                     steps = await tx.claim_ready_steps(self.id, cap, now, self._lease_until())
-                    claimed = await self._prepare(tx, steps)
+                    claimed = await prepare_claims(self.flow, tx, steps)
                     await self._started_events(tx, fx, claimed)
                     self._backlog = len(steps) >= cap
                 else:
@@ -309,7 +277,7 @@ class Worker:
         )
         started = time.perf_counter()
         try:
-            outcome = await self._run_handler(c, step_def)
+            outcome = await execute_claimed(c, step_def, self.handlers, self.step_env)
         except asyncio.CancelledError:
             metrics.observe_step(c.step.step_type, None, time.perf_counter() - started)
             if self._stopping:
@@ -326,44 +294,6 @@ class Worker:
         if isinstance(outcome, StepFailed):
             log.warning("step failed: %s", c.redactor.redact(outcome.message))
         self._results.put_nowait((c, outcome))
-
-    async def _run_handler(self, c: Claimed, step_def: Any) -> Outcome:
-        if step_def is None:
-            return StepFailed(f"Step '{c.step.step_id}' is not in the definition", retryable=False)
-        is_child = c.step.parent_step_id is not None
-        step_type = c.step.step_type
-        handler = self.handlers.get(step_type)
-        if handler is None:
-            return StepFailed(
-                f"No handler for step type '{step_type}' on this worker", retryable=False
-            )
-        config = step_def.config.get("step", {}).get("config", {}) if is_child else step_def.config
-        ctx = StepContext(
-            run_id=c.run.id,
-            workflow_id=c.run.workflow_id,
-            workspace_id=c.run.workspace_id,
-            step_id=c.step.step_id,
-            step_type=step_type,
-            attempt=c.step.attempt,
-            config=config,
-            template_context=c.context,
-            env=self.step_env,
-            state=c.step.state if not is_child or c.step.state != _item_only(c.step) else None,
-            timeout_seconds=step_def.timeout_seconds,
-            redact=c.redactor.redact,
-        )
-        try:
-            if step_def.when and not is_child and not ctx.evaluate(step_def.when):
-                return Skipped("when condition was false")
-            if step_def.timeout_seconds:
-                try:
-                    async with asyncio.timeout(step_def.timeout_seconds):
-                        return await handler.execute(ctx)
-                except TimeoutError:
-                    return StepFailed(f"Step timed out after {step_def.timeout_seconds:g}s")
-            return await handler.execute(ctx)
-        except StepFailed as failure:
-            return failure
 
     # -- committing ----------------------------------------------------------------------------
 
@@ -411,7 +341,7 @@ class Worker:
                         steps = await tx.claim_steps(
                             fx.ready_ids[:cap], self.id, now, self._lease_until()
                         )
-                        claimed = await self._prepare(tx, steps, known)
+                        claimed = await prepare_claims(self.flow, tx, steps, known)
                         await self._started_events(tx, fx, claimed)
                         if len(steps) == len(fx.ready_ids):
                             fx.ready = False  # all taken here: no need to wake the dispatcher
@@ -501,9 +431,3 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
-
-
-def _item_only(step: StepRun) -> dict[str, Any] | None:
-    if step.state is None:
-        return None
-    return {"item": step.state.get("item")}

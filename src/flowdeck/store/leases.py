@@ -1,7 +1,9 @@
-"""Claiming ready steps with leases, keeping leases alive, and durable timers."""
+"""Claiming ready steps with leases, keeping leases alive, completing a worker's batch, and
+durable timers."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -12,12 +14,70 @@ from flowdeck.domain.records import StepRun
 from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.steps import expanding_ids, step_from_row
 from flowdeck.store.tables import runs, step_runs
+from flowdeck.store.types import UTCDateTime
 
 _S = step_runs.c
 
+# PostgreSQL: the whole batch as one JSON parameter, one statement, one round trip.
+_COMPLETE_MANY = sa.text(
+    "UPDATE step_runs SET status = 'completed', output = x.output, cost = x.cost, "
+    "completed_at = :now, lease_owner = NULL, lease_expires_at = NULL "
+    "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id text, output jsonb, cost float8) "
+    "WHERE step_runs.id = x.id"
+).bindparams(sa.bindparam("now", type_=UTCDateTime()))
+
 
 class LeaseQueries(Queries):
-    """What workers do with step runs besides finishing them."""
+    """What workers do with the step runs they lease."""
+
+    async def own_running_steps(self, step_run_ids: Sequence[str], worker_id: str) -> set[str]:
+        """Of these step runs, those still running under the worker's lease, locked until the
+        transaction ends (PostgreSQL; SQLite's writer holds the whole database anyway)."""
+        if not step_run_ids:
+            return set()
+        stmt = prepared(
+            ("own_running",),
+            lambda: (
+                sa.select(_S.id)
+                .where(
+                    _S.id.in_(expanding_ids()),
+                    _S.status == "running",
+                    _S.lease_owner == sa.bindparam("worker"),
+                )
+                .with_for_update()
+            ),
+        )
+        result = await self.conn.execute(stmt, {"ids": list(step_run_ids), "worker": worker_id})
+        return {row.id for row in result}
+
+    async def complete_steps(self, rows: Sequence[tuple[str, Any, float]], now: datetime) -> None:
+        """Complete step runs this transaction owns (`own_running_steps`) with their (id,
+        output, cost): one executemany, which psycopg pipelines into one round trip."""
+        if not rows:
+            return
+        if self.dialect == "postgresql":
+            payload = [{"id": sid, "output": output, "cost": cost} for sid, output, cost in rows]
+            await self.conn.execute(_COMPLETE_MANY, {"rows": json.dumps(payload), "now": now})
+            return
+        stmt = prepared(
+            ("complete_many",),
+            lambda: (
+                step_runs.update()
+                .where(_S.id == sa.bindparam("sid"))
+                .values(
+                    status="completed",
+                    output=sa.bindparam("v_output"),
+                    cost=sa.bindparam("v_cost"),
+                    completed_at=sa.bindparam("v_at"),
+                    lease_owner=None,
+                    lease_expires_at=None,
+                )
+            ),
+        )
+        params = [
+            {"sid": sid, "v_output": out, "v_cost": cost, "v_at": now} for sid, out, cost in rows
+        ]
+        await self.conn.execute(stmt, params)
 
     async def claim_ready_steps(
         self, worker_id: str, limit: int, now: datetime, lease_until: datetime

@@ -1,0 +1,99 @@
+"""Executing one claimed step: what it needs (run, definition, context, redactor) and the
+handler call under its `when` guard and timeout. The worker owns claiming and committing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flowdeck.domain.records import Run, StepRun
+from flowdeck.engine import metrics
+from flowdeck.engine.compiled import CompiledWorkflow
+from flowdeck.engine.context import build_context
+from flowdeck.engine.flow import Outcome, Skipped, StepFlow
+from flowdeck.engine.ports import EngineTx
+from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.steps.base import StepContext, StepEnvironment, StepFailed, StepHandler
+
+
+@dataclass
+class Claimed:
+    """A leased step with everything needed to execute it."""
+
+    run: Run
+    step: StepRun
+    compiled: CompiledWorkflow
+    context: dict[str, Any]
+    redactor: Redactor
+
+
+async def prepare_claims(
+    flow: StepFlow,
+    tx: EngineTx,
+    steps: list[StepRun],
+    known: Mapping[str, Run] | None = None,
+) -> list[Claimed]:
+    """Everything the claimed steps need to execute (runs already in hand are not re-read)."""
+    metrics.observe_claims(steps, flow.clock.now())
+    claimed = []
+    # Only a run's fixed fields are used here, so a run already in hand needs no read.
+    runs: dict[str, Run | None] = dict(known or {})
+    for step in steps:
+        if step.run_id not in runs:
+            runs[step.run_id] = await tx.get_run(step.run_id)
+        run = runs[step.run_id]
+        if run is None:
+            continue
+        cw = await flow.compiled(tx, run)
+        redactor = await flow.secrets.get(tx, run.workspace_id)
+        ctx = await build_context(tx, run, cw, step, redactor.secrets)
+        claimed.append(Claimed(run=run, step=step, compiled=cw, context=ctx, redactor=redactor))
+    return claimed
+
+
+async def execute_claimed(
+    c: Claimed, step_def: Any, handlers: Mapping[str, StepHandler], env: StepEnvironment
+) -> Outcome:
+    """Run the step's handler; a StepFailed raised inside becomes the outcome."""
+    if step_def is None:
+        return StepFailed(f"Step '{c.step.step_id}' is not in the definition", retryable=False)
+    is_child = c.step.parent_step_id is not None
+    step_type = c.step.step_type
+    handler = handlers.get(step_type)
+    if handler is None:
+        return StepFailed(f"No handler for step type '{step_type}' on this worker", retryable=False)
+    config = step_def.config.get("step", {}).get("config", {}) if is_child else step_def.config
+    ctx = StepContext(
+        run_id=c.run.id,
+        workflow_id=c.run.workflow_id,
+        workspace_id=c.run.workspace_id,
+        step_id=c.step.step_id,
+        step_type=step_type,
+        attempt=c.step.attempt,
+        config=config,
+        template_context=c.context,
+        env=env,
+        state=c.step.state if not is_child or c.step.state != _item_only(c.step) else None,
+        timeout_seconds=step_def.timeout_seconds,
+        redact=c.redactor.redact,
+    )
+    try:
+        if step_def.when and not is_child and not ctx.evaluate(step_def.when):
+            return Skipped("when condition was false")
+        if step_def.timeout_seconds:
+            try:
+                async with asyncio.timeout(step_def.timeout_seconds):
+                    return await handler.execute(ctx)
+            except TimeoutError:
+                return StepFailed(f"Step timed out after {step_def.timeout_seconds:g}s")
+        return await handler.execute(ctx)
+    except StepFailed as failure:
+        return failure
+
+
+def _item_only(step: StepRun) -> dict[str, Any] | None:
+    if step.state is None:
+        return None
+    return {"item": step.state.get("item")}
