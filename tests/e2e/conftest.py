@@ -283,3 +283,20 @@ def target() -> Iterator[Target]:
     t = Target()
     yield t
     t.close()
+
+
+def http_diamond(url: str, name: str) -> dict[str, Any]:
+    """Four http_request steps a → (b, c) → d against `url`/<step id>."""
+
+    def http(step_id: str, deps: list[str]) -> dict[str, Any]:
+        return {
+            "id": step_id,
+            "type": "http_request",
+            "config": {"url": f"{url}/{step_id}"},
+            "depends_on": deps,
+        }
+
+    return {
+        "name": name,
+        "steps": [http("a", []), http("b", ["a"]), http("c", ["a"]), http("d", ["b", "c"])],
+    }

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.conftest import Target, start_server
+from tests.e2e.conftest import Target, http_diamond, start_server
 
 pytestmark = pytest.mark.e2e
 
@@ -24,18 +24,7 @@ FAST_LEASES = {
 
 
 def _definition(url: str) -> dict[str, Any]:
-    def http(step_id: str, deps: list[str]) -> dict[str, Any]:
-        return {
-            "id": step_id,
-            "type": "http_request",
-            "config": {"url": f"{url}/{step_id}"},
-            "depends_on": deps,
-        }
-
-    return {
-        "name": "Crash test",
-        "steps": [http("a", []), http("b", ["a"]), http("c", ["a"]), http("d", ["b", "c"])],
-    }
+    return http_diamond(url, "Crash test")
 
 
 WAIT = {

@@ -33,6 +33,7 @@ from tests.e2e.conftest import (
     Server,
     Target,
     WorkerProcess,
+    http_diamond,
     launch_server,
     launch_worker,
 )
@@ -69,18 +70,7 @@ Attempts = dict[str, list[dict[str, Any]]]
 
 
 def _definition(url: str) -> dict[str, Any]:
-    def http(step_id: str, deps: list[str]) -> dict[str, Any]:
-        return {
-            "id": step_id,
-            "type": "http_request",
-            "config": {"url": f"{url}/{step_id}"},
-            "depends_on": deps,
-        }
-
-    return {
-        "name": "Scale-out test",
-        "steps": [http("a", []), http("b", ["a"]), http("c", ["a"]), http("d", ["b", "c"])],
-    }
+    return http_diamond(url, "Scale-out test")
 
 
 class Db:

@@ -71,7 +71,7 @@ class StepFlow(RunSettlement):
         worker_id: str,
     ) -> None:
         """`apply` for a worker's batch of running steps: the attempts still its own are
-        locked in one statement and the completed ones written in one executemany."""
+        locked in one statement and the completed ones written in one more."""
         ours = await tx.own_running_steps([step.id for _, step, _ in results], worker_id)
         done: list[tuple[Run, CompiledWorkflow, StepRun, Any, float]] = []
         for run, step, outcome in results:
@@ -86,16 +86,27 @@ class StepFlow(RunSettlement):
         rows = [(step.id, output, cost) for _, _, step, output, cost in done]
         await tx.complete_steps(rows, self.clock.now())
         for run, cw, step, output, cost in done:
-            await self.event(
-                tx,
-                fx,
-                run,
-                "step_completed",
-                step_id=step.step_id,
-                attempt=step.attempt,
-                output=output,
-            )
-            await self.terminal(tx, fx, run, cw, step, "completed", output, cost, was_waiting=False)
+            await self._completed(tx, fx, run, cw, step, output, cost, was_waiting=False)
+
+    async def _completed(
+        self,
+        tx: EngineTx,
+        fx: Effects,
+        run: Run,
+        cw: CompiledWorkflow,
+        step: StepRun,
+        output: Any,
+        cost: float,
+        *,
+        was_waiting: bool,
+    ) -> None:
+        """A completion is stored: log it and work out what it causes."""
+        await self.event(
+            tx, fx, run, "step_completed", step_id=step.step_id, attempt=step.attempt, output=output
+        )
+        await self.terminal(
+            tx, fx, run, cw, step, "completed", output, cost, was_waiting=was_waiting
+        )
 
     async def apply(
         self,
@@ -123,25 +134,8 @@ class StepFlow(RunSettlement):
                 cost=cost,
             ):
                 return
-            await self.event(
-                tx,
-                fx,
-                run,
-                "step_completed",
-                step_id=step.step_id,
-                attempt=step.attempt,
-                output=output,
-            )
-            await self.terminal(
-                tx,
-                fx,
-                run,
-                cw,
-                step,
-                "completed",
-                output,
-                cost,
-                was_waiting="waiting" in sources,
+            await self._completed(
+                tx, fx, run, cw, step, output, cost, was_waiting="waiting" in sources
             )
         elif isinstance(outcome, StepFailed):
             await self._failed(tx, fx, run, cw, step, outcome, worker_id, sources)
