@@ -108,8 +108,11 @@ class Worker:
         self._stopping = True
         self._wake.set()
         tasks = {task.get_name(): task for task in self._tasks}
-        # A claim in progress rolls back; one already committed has spawned its steps.
-        await _cancel(tasks.pop("flowdeck-dispatch", None))
+        # The dispatcher ends on its own at its next turn. It is not cancelled: a cancel that
+        # lands while its claim commits would leave claimed steps unspawned, their leases to
+        # lapse. What any claim brings from now on is handed back instead of run (`_spawn`).
+        await _finish(tasks.pop("flowdeck-dispatch", None), 30)
+        await self._hand_back()  # those, at once: another worker can run them during the grace
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.settings.shutdown_grace_seconds if graceful else 0.0)
         while self._inflight:
@@ -123,13 +126,7 @@ class Worker:
             await asyncio.wait(pending)
         # Every result is queued now: the commit loop writes them all, then ends.
         self._results.put_nowait(None)
-        committer = tasks.pop("flowdeck-commit", None)
-        if committer is not None:
-            try:
-                async with asyncio.timeout(30):
-                    await asyncio.shield(committer)
-            except TimeoutError:
-                await _cancel(committer)
+        await _finish(tasks.pop("flowdeck-commit", None), 30)
         with contextlib.suppress(Exception):
             await self._flush_results()  # the commit loop had died: one last try
         await self._hand_back()
@@ -257,6 +254,9 @@ class Worker:
             )
 
     def _spawn(self, claimed: Claimed) -> None:
+        if self._stopping:  # claimed while the drain began: back to the queue, not run here
+            self._handing_back.add(claimed.step.id)
+            return
         task = asyncio.create_task(self._execute(claimed), name=f"step-{claimed.step.id}")
         self._inflight[claimed.step.id] = (task, claimed)
         step_run_id = claimed.step.id
@@ -374,7 +374,9 @@ class Worker:
             # The heartbeat is a short transaction of its own: nothing another transaction
             # holds (run rows, the admission lock) can delay it until the leases lapse.
             async with self.store.write() as tx:
-                await tx.renew_leases(self.id, list(self._inflight), self._lease_until())
+                # Steps waiting to be handed back are still ours until they are.
+                held = [*self._inflight, *self._handing_back]
+                await tx.renew_leases(self.id, held, self._lease_until())
                 await self.registration.heartbeat(
                     tx, len(self._inflight), self.settings.max_parallel_steps
                 )
@@ -422,7 +424,20 @@ class Worker:
                 lease_owner=None,
                 lease_expires_at=None,
             )
-        self._handing_back.clear()
+        self._handing_back.difference_update(ids)  # more may have come during the await
+        if self.signals is not None:
+            self.signals.publish(work=True)  # other workers: these are ready now
+
+
+async def _finish(task: asyncio.Task[None] | None, seconds: float) -> None:
+    """Wait for a loop that was told to end; cancel it if it takes longer than `seconds`."""
+    if task is None:
+        return
+    try:
+        async with asyncio.timeout(seconds):
+            await asyncio.shield(task)
+    except TimeoutError:
+        await _cancel(task)
 
 
 async def _cancel(task: asyncio.Task[None] | None) -> None:
