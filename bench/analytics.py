@@ -13,7 +13,7 @@ import asyncio
 import json
 import random
 import statistics
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -274,9 +274,14 @@ async def bench(database_url: str | None, count: int) -> dict[str, Any]:
         }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Parse the command line, run the benchmark, print its JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.analytics", description=__doc__)
+def run_history_bench(
+    prog: str,
+    doc: str | None,
+    bench_fn: Callable[[str | None, int], Awaitable[dict[str, Any]]],
+    argv: list[str] | None,
+) -> None:
+    """The command line shared by the benchmarks over a generated run history."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc)
     parser.add_argument(
         "--database-url",
         default=None,
@@ -285,7 +290,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--runs", type=int, default=100_000, help="runs to generate (100,000)")
     args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(bench(args.database_url, args.runs))), flush=True)
+    print(json.dumps(asyncio.run(bench_fn(args.database_url, args.runs))), flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse the command line, run the benchmark, print its JSON line."""
+    run_history_bench("python -m bench.analytics", __doc__, bench, argv)
 
 
 if __name__ == "__main__":

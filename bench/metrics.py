@@ -8,16 +8,14 @@ naive count of runs by status that the scrape avoids. Prints one JSON line on st
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import statistics
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from bench.analytics import DEFINITION, bulk_insert
+from bench.analytics import DEFINITION, bulk_insert, run_history_bench
 from bench.harness import db_kind, now, running_flowdeck, say
 from flowdeck.store.dialect import create_sync_engine
 from flowdeck.store.store import Store
@@ -97,16 +95,7 @@ async def bench(database_url: str | None, count: int) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line, run the benchmark, print its JSON line."""
-    parser = argparse.ArgumentParser(prog="python -m bench.metrics", description=__doc__)
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        help="a PostgreSQL server URL: a fresh database flowdeck_bench_<id> is created there and "
-        "dropped afterwards (default: a temporary SQLite file)",
-    )
-    parser.add_argument("--runs", type=int, default=100_000, help="runs to generate (100,000)")
-    args = parser.parse_args(argv)
-    print(json.dumps(asyncio.run(bench(args.database_url, args.runs))), flush=True)
+    run_history_bench("python -m bench.metrics", __doc__, bench, argv)
 
 
 if __name__ == "__main__":
