@@ -57,9 +57,7 @@ class Runtime:
     @property
     def fallback_poll_seconds(self) -> float:
         """How often a waiter polls for what a lost signal would have told it."""
-        if self.signals is not None and self.signals.connected:
-            return max(self.settings.poll_seconds, self.settings.fallback_poll_seconds)
-        return self.settings.poll_seconds
+        return self.settings.poll_seconds_with(self.signals)
 
     def _on_signal(self, signal: Signal) -> None:
         if signal.resync:

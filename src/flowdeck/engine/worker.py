@@ -51,6 +51,12 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 10.0
     commit_batch: int = 128
 
+    def poll_seconds_with(self, signals: Signals | None) -> float:
+        """How often a waiter polls for what a lost signal would have told it."""
+        if signals is not None and signals.connected:
+            return max(self.poll_seconds, self.fallback_poll_seconds)
+        return self.poll_seconds
+
 
 class Worker:
     """Runs steps for any number of runs; safe to run many of them on one database."""
@@ -191,12 +197,6 @@ class Worker:
                 task.cancel()
 
     @property
-    def _poll_seconds(self) -> float:
-        if self.signals is not None and self.signals.connected:
-            return max(self.settings.poll_seconds, self.settings.fallback_poll_seconds)
-        return self.settings.poll_seconds
-
-    @property
     def capacity(self) -> int:
         """How many more steps this worker may execute now."""
         if self._stopping:
@@ -238,7 +238,7 @@ class Worker:
                 self._spawn(c)
             if cap > 0 and len(claimed) >= cap:
                 continue
-            timeout = self._poll_seconds
+            timeout = self.settings.poll_seconds_with(self.signals)
             if next_timer is not None:
                 timeout = max(0.0, min(timeout, (next_timer - self.clock.now()).total_seconds()))
             try:
