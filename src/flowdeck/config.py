@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     script_cpu_seconds: int = Field(default=60, ge=1)
     script_memory_mb: int = Field(default=512, ge=16)
     run_worker: bool = True
+    # Runaway runs: how deep child runs of `workflow` steps may nest (SPEC §4).
+    max_run_depth: int = Field(default=10, ge=1, le=100)
     schedule_poll_seconds: float = Field(default=1.0, gt=0)
 
     @field_validator("data_dir")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowdeck.domain.ids import new_id
+from flowdeck.domain.nesting import depth_exceeded
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import RUN_ACTIVE, decide, run_sources
 from flowdeck.engine import nesting
@@ -60,6 +61,9 @@ async def create_child_run(
     """Start the child run of a `workflow` step, in the parent's workspace."""
     from flowdeck.domain.inputs import validate_run_inputs
 
+    depth = await _depth(tx, parent, flow.max_run_depth)
+    if depth >= flow.max_run_depth:
+        raise StepFailed(depth_exceeded(depth, flow.max_run_depth), retryable=False)
     wf = await tx.get_workflow(parent.workspace_id, start.workflow_id)
     if wf is None:
         raise StepFailed(f"Workflow '{start.workflow_id}' not found", retryable=False)
@@ -85,17 +89,31 @@ async def create_child_run(
     )
 
 
+async def _depth(tx: EngineTx, run: Run, limit: int) -> int:
+    """How many runs `run` is nested in (0 for a top-level run), counted up to `limit`."""
+    depth, parent_id = 0, run.parent_run_id
+    while parent_id is not None and depth < limit:
+        parent = await tx.get_run(parent_id)
+        depth += 1
+        parent_id = parent.parent_run_id if parent is not None else None
+    return depth
+
+
 async def admit(flow: StepFlow, tx: EngineTx, fx: Effects, max_running: int) -> list[str]:
-    """Start queued runs, first in first out, within the global and per-workflow limits."""
+    """Start queued runs within the global and per-workflow limits: first in, first out
+    within a workspace, workspaces taking turns."""
     if not await tx.lock_admission():
         fx.admit_again = True  # another process is admitting: look again in a moment
         return []
-    counts = await tx.running_run_counts()
+    running = await tx.running_run_counts()
+    counts = {workflow_id: n for workflow_id, (n, _) in running.items()}
     free = max_running - sum(counts.values())
     if free <= 0:
         return []
+    full = [wf for wf, (n, cap) in running.items() if cap is not None and n >= cap]
     started: list[str] = []
-    for run in await tx.queued_runs(limit=max(free * 20, 100)):
+    queue = await tx.queued_runs(limit=max(free * 20, 100), per_workspace=free, skip_workflows=full)
+    for run in flow.turns.order(queue):
         if len(started) >= free:
             break
         limit = run.max_concurrency
@@ -103,6 +121,7 @@ async def admit(flow: StepFlow, tx: EngineTx, fx: Effects, max_running: int) -> 
             continue
         if await start(flow, tx, fx, run):
             counts[run.workflow_id] = counts.get(run.workflow_id, 0) + 1
+            flow.turns.served(run.workspace_id)
             started.append(run.id)
     return started
 

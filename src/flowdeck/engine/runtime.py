@@ -37,7 +37,12 @@ class Runtime:
         self.settings = settings or WorkerSettings()
         self.handlers = dict(handlers)
         self.bus = EventBus()
-        self.flow = StepFlow(clock, DefinitionCache(), SecretCache(decrypt))
+        self.flow = StepFlow(
+            clock,
+            DefinitionCache(),
+            SecretCache(decrypt),
+            max_run_depth=self.settings.max_run_depth,
+        )
         self._own_http: httpx.AsyncClient | None = None
         if step_env is None:
             self._own_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=True)

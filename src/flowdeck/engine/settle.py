@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, cast
 
 from flowdeck.domain.clock import Clock
+from flowdeck.domain.nesting import DEFAULT_MAX_RUN_DEPTH
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import decide
 from flowdeck.domain.templating import TemplateError, referenced_steps_in, render_value
@@ -15,6 +16,7 @@ from flowdeck.engine import nesting
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
+from flowdeck.engine.fairness import Turns
 from flowdeck.engine.ports import EngineTx
 from flowdeck.engine.secrets import SecretCache
 
@@ -55,10 +57,19 @@ class RunSettlement:
     def _flow(self) -> StepFlow:
         return cast("StepFlow", self)
 
-    def __init__(self, clock: Clock, definitions: DefinitionCache, secrets: SecretCache) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        definitions: DefinitionCache,
+        secrets: SecretCache,
+        *,
+        max_run_depth: int = DEFAULT_MAX_RUN_DEPTH,
+    ) -> None:
         self.clock = clock
         self.definitions = definitions
         self.secrets = secrets
+        self.max_run_depth = max_run_depth
+        self.turns = Turns()
 
     async def compiled(self, tx: EngineTx, run: Run) -> CompiledWorkflow:
         """The run's compiled definition."""

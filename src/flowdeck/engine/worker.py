@@ -15,6 +15,7 @@ from typing import Any
 
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
+from flowdeck.domain.nesting import DEFAULT_MAX_RUN_DEPTH
 from flowdeck.engine import lifecycle, metrics
 from flowdeck.engine.context import owner_id
 from flowdeck.engine.definitions import DefinitionCache
@@ -50,6 +51,7 @@ class WorkerSettings:
     cancel_check_seconds: float = 0.25
     shutdown_grace_seconds: float = 10.0
     commit_batch: int = 128
+    max_run_depth: int = DEFAULT_MAX_RUN_DEPTH
 
     def poll_seconds_with(self, signals: Signals | None) -> float:
         """How often a waiter polls for what a lost signal would have told it."""

@@ -111,4 +111,5 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_seconds=settings.poll_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+        max_run_depth=settings.max_run_depth,
     )

@@ -11,6 +11,7 @@ from typing import Any
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.diff import diff_definitions
 from flowdeck.domain.ids import new_id
+from flowdeck.domain.nesting import self_calls
 from flowdeck.domain.records import (
     TRIGGER_TYPES,
     WORKFLOW_STATUSES,
@@ -177,6 +178,9 @@ class WorkflowService:
             definition = {**definition, "description": description}
         result = self.validate(definition)
         errors.extend(result.errors)
+        if result.definition is not None:
+            own = slug or slugify(result.definition.name)
+            errors.extend(self_calls(result.definition, {own}))
         if errors or result.definition is None:
             raise InvalidInput("The workflow is invalid", errors=errors)
         stored = result.definition.model_dump(mode="json", exclude_unset=True, by_alias=True)
@@ -264,6 +268,8 @@ class WorkflowService:
             else:
                 result = self.validate(base)
                 errors.extend(result.errors)
+                if result.definition is not None:
+                    errors.extend(self_calls(result.definition, {wf.id, wf.slug}))
                 candidate = (
                     result.definition.model_dump(mode="json", exclude_unset=True, by_alias=True)
                     if result.definition is not None

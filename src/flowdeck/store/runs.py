@@ -29,6 +29,24 @@ _INSERT_MANY_EVENTS = sa.text(
 ).bindparams(sa.bindparam("now", type_=UTCDateTime()))
 
 
+def _fair_queue() -> Any:
+    place = sa.func.row_number().over(partition_by=runs.c.workspace_id, order_by=runs.c.id)
+    queued = (
+        sa.select(*_RUN_COLUMNS, place.label("place"))
+        .where(
+            runs.c.status == "queued",
+            runs.c.workflow_id.not_in(sa.bindparam("b_skip", expanding=True)),
+        )
+        .subquery()
+    )
+    return (
+        sa.select(*(queued.c[c.name] for c in _RUN_COLUMNS))
+        .where(queued.c.place <= sa.bindparam("b_per"))
+        .order_by(queued.c.place, queued.c.id)
+        .limit(sa.bindparam("b_limit"))
+    )
+
+
 def _run(row: Any) -> Run:
     return Run(
         id=row.id,
@@ -204,30 +222,34 @@ class RunQueries(Queries):
         stmt = sa.text("SELECT pg_try_advisory_xact_lock(724201)")
         return bool((await self.conn.execute(stmt)).scalar_one())
 
-    async def running_run_counts(self) -> dict[str, int]:
-        """How many runs execute now, per workflow."""
+    async def running_run_counts(self) -> dict[str, tuple[int, int | None]]:
+        """How many runs execute now, per workflow, with the lowest limit among them."""
         stmt = prepared(
             "running_counts",
             lambda: (
-                sa.select(runs.c.workflow_id, sa.func.count().label("n"))
+                sa.select(
+                    runs.c.workflow_id,
+                    sa.func.count().label("n"),
+                    sa.func.min(runs.c.max_concurrency).label("cap"),
+                )
                 .where(runs.c.status == "running")
                 .group_by(runs.c.workflow_id)
             ),
         )
-        return {r.workflow_id: int(r.n) for r in await self.conn.execute(stmt)}
+        rows = await self.conn.execute(stmt)
+        return {r.workflow_id: (int(r.n), r.cap) for r in rows}
 
-    async def queued_runs(self, limit: int) -> list[Run]:
-        """The oldest queued runs, first in first out."""
-        stmt = prepared(
-            "queued_runs",
-            lambda: (
-                sa.select(*_RUN_COLUMNS)
-                .where(runs.c.status == "queued")
-                .order_by(runs.c.id)
-                .limit(sa.bindparam("b_limit"))
-            ),
-        )
-        return [_run(r) for r in await self.conn.execute(stmt, {"b_limit": limit})]
+    async def queued_runs(
+        self, limit: int, *, per_workspace: int, skip_workflows: Sequence[str] = ()
+    ) -> list[Run]:
+        """Each workspace's oldest `per_workspace` queued runs, first in first out within a
+        workspace; every workspace's first comes before any workspace's second, so one
+        workspace's backlog cannot push another's runs past `limit`. Runs of
+        `skip_workflows` (at their limit) are left out, so they cannot hold back the rest of
+        their workspace either."""
+        stmt = prepared("queued_runs", _fair_queue)
+        params = {"b_limit": limit, "b_per": per_workspace, "b_skip": list(skip_workflows)}
+        return [_run(r) for r in await self.conn.execute(stmt, params)]
 
     async def active_child_runs(self, parent_run_id: str) -> list[str]:
         """Ids of the run's child runs that have not ended."""
