@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
+from flowdeck.domain.states import RunStatus, StepStatus
+
 Scope = Literal["workflows:read", "workflows:write", "workflows:run", "workflows:admin"]
 SCOPES: tuple[Scope, ...] = (
     "workflows:read",
@@ -119,7 +121,7 @@ class Run:
     workspace_id: str
     workflow_id: str
     workflow_version: int
-    status: str
+    status: RunStatus
     trigger: str
     input_data: dict[str, Any]
     created_at: datetime
@@ -146,7 +148,7 @@ class StepRun:
     step_id: str
     step_type: str
     attempt: int
-    status: str
+    status: StepStatus
     created_at: datetime
     is_current: bool = True
     parent_step_id: str | None = None

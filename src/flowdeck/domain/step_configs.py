@@ -5,8 +5,9 @@ from __future__ import annotations
 import difflib
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -34,10 +35,37 @@ CONTEXT_REGISTRY_KEY = "step_configs"
 CONTEXT_SKIP_LOOP_BODY = "skip_loop_body"
 
 
+@dataclass(frozen=True)
+class StepFacts:
+    """What the engine and validation need to know about a step type, declared by its config.
+
+    - `expressions`: config fields holding a bare expression (`a == 1`, no braces);
+    - `verbatim`: config fields that are not templates at all (a script's code);
+    - `branches`: config fields naming steps of a branch the step chooses between;
+    - `reads_all_ancestors`: the step sees every upstream output (a script gets the whole
+      context on stdin), not only those its templates name;
+    - `pure`: executing it only evaluates templates over the run's committed state (no side
+      effect, no I/O), so the engine may execute it inside the transaction that made it ready
+      (a loop's execution only computes its items; its iterations are steps of their own);
+    - `loop_body`: the config field holding a loop's body step (`{type, config}`).
+    """
+
+    expressions: tuple[str, ...] = ()
+    verbatim: tuple[str, ...] = ()
+    branches: tuple[str, ...] = ()
+    reads_all_ancestors: bool = False
+    pure: bool = False
+    loop_body: str | None = None
+
+
+NO_FACTS = StepFacts()
+
+
 class _Config(BaseModel):
     """Base for step configs: unknown keys are errors, so typos are reported."""
 
     model_config = ConfigDict(extra="forbid")
+    facts: ClassVar[StepFacts] = NO_FACTS
 
 
 class HttpRequestConfig(_Config):
@@ -68,6 +96,8 @@ class HttpRequestConfig(_Config):
 
 class ScriptConfig(_Config):
     """`script`: run Python or bash code in a sandboxed subprocess."""
+
+    facts = StepFacts(verbatim=("code",), reads_all_ancestors=True)
 
     language: Literal["python", "bash"]
     code: str = Field(min_length=1)
@@ -103,6 +133,7 @@ class ConditionConfig(_Config):
     """`condition`: evaluate an expression and skip the untaken branch."""
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    facts = StepFacts(expressions=("expression",), branches=("then", "else"), pure=True)
 
     expression: str = Field(min_length=1)
     then: list[str] = Field(default_factory=list)
@@ -118,6 +149,8 @@ class LoopBody(_Config):
 
 class LoopConfig(_Config):
     """`loop`: run a body step once per item, in parallel up to `concurrency`."""
+
+    facts = StepFacts(expressions=("items",), loop_body="step", pure=True)
 
     items: str | list[Any]
     step: LoopBody
@@ -228,6 +261,8 @@ class ApprovalConfig(_Config):
 class TransformConfig(_Config):
     """`transform`: evaluate a value (any JSON with templates)."""
 
+    facts = StepFacts(pure=True)
+
     value: Any
 
 
@@ -250,6 +285,17 @@ BUILTIN_STEP_CONFIGS: dict[str, type[BaseModel]] = {
     "transform": TransformConfig,
     "workflow": WorkflowConfig,
 }
+
+
+def facts_of(model: type[BaseModel] | None) -> StepFacts:
+    """The step facts a config model declares (a plugin's model may declare none)."""
+    facts = getattr(model, "facts", None)
+    return facts if isinstance(facts, StepFacts) else NO_FACTS
+
+
+def step_facts(step_type: str) -> StepFacts:
+    """The facts of a built-in step type (none for a plugin's)."""
+    return facts_of(BUILTIN_STEP_CONFIGS.get(step_type))
 
 
 def json_schema_problem(schema: Mapping[str, Any]) -> str | None:

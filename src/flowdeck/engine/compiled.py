@@ -7,32 +7,42 @@ from typing import Any
 
 from flowdeck.domain.definition import StepDef, WorkflowDefinition
 from flowdeck.domain.graph import ancestors, dependents_map
+from flowdeck.domain.step_configs import StepFacts, step_facts
 from flowdeck.domain.templating import iter_strings, referenced_names, referenced_steps
 
 
-def _texts(step: StepDef) -> list[tuple[str, bool]]:
-    texts: list[tuple[str, bool]] = [(t, False) for t in iter_strings(step.config)]
+def _texts(step: StepDef, facts: StepFacts) -> list[tuple[str, bool]]:
+    """Every template (False) and bare expression (True) the step evaluates."""
+    texts: list[tuple[str, bool]] = []
+    for name, value in step.config.items():
+        if name in facts.verbatim:
+            continue
+        if name in facts.expressions and isinstance(value, str):
+            texts.append((value, True))
+        else:
+            texts.extend((t, False) for t in iter_strings(value))
     if step.when:
         texts.append((step.when, True))
-    if step.type == "condition" and isinstance(step.config.get("expression"), str):
-        texts.append((step.config["expression"], True))
-    if step.type == "loop" and isinstance(step.config.get("items"), str):
-        texts.append((step.config["items"], True))
     return texts
 
 
-def _needs(step: StepDef, deps: dict[str, list[str]]) -> frozenset[str] | None:
-    """Steps whose outputs the step's templates read; None means every ancestor."""
-    if step.type == "script":
+def _needs(step: StepDef, facts: StepFacts, deps: dict[str, list[str]]) -> frozenset[str] | None:
+    """Steps whose outputs the step reads; None means every ancestor's (a dynamic lookup)."""
+    if facts.reads_all_ancestors:
         return frozenset(ancestors(deps, step.id))
     refs: set[str] = set()
     dynamic = False
-    for text, expression in _texts(step):
+    for text, expression in _texts(step, facts):
         found = referenced_steps(text, expression=expression)
         refs |= found
         if not found and "steps" in referenced_names(text, expression=expression):
             dynamic = True
     return None if dynamic else frozenset(refs)
+
+
+def _branches(step: StepDef, facts: StepFacts) -> dict[str, frozenset[str]]:
+    """Branch name → the steps it runs, for a step that chooses a branch."""
+    return {name: frozenset(step.config.get(name) or []) for name in facts.branches}
 
 
 @dataclass
@@ -41,23 +51,22 @@ class CompiledWorkflow:
 
     definition: WorkflowDefinition
     steps: dict[str, StepDef] = field(init=False)
+    facts: dict[str, StepFacts] = field(init=False)
     deps: dict[str, list[str]] = field(init=False)
     dependents: dict[str, list[str]] = field(init=False)
     needs: dict[str, frozenset[str] | None] = field(init=False)
-    untaken: dict[str, tuple[frozenset[str], frozenset[str]]] = field(init=False)
+    branches: dict[str, dict[str, frozenset[str]]] = field(init=False)
 
     def __post_init__(self) -> None:
         d = self.definition
         self.steps = {s.id: s for s in d.steps}
+        self.facts = {s.id: step_facts(s.type) for s in d.steps}
         self.deps = d.dependency_map()
         self.dependents = dependents_map(self.deps)
-        self.needs = {s.id: _needs(s, self.deps) for s in d.steps}
-        self.untaken = {}
-        for s in d.steps:
-            if s.type == "condition":
-                then = frozenset(s.config.get("then") or [])
-                other = frozenset(s.config.get("else") or [])
-                self.untaken[s.id] = (then, other)
+        self.needs = {s.id: _needs(s, self.facts[s.id], self.deps) for s in d.steps}
+        self.branches = {
+            s.id: _branches(s, self.facts[s.id]) for s in d.steps if self.facts[s.id].branches
+        }
 
     @classmethod
     def from_dict(cls, definition: dict[str, Any]) -> CompiledWorkflow:
@@ -68,10 +77,16 @@ class CompiledWorkflow:
         """Steps with no dependencies."""
         return [sid for sid, deps in self.deps.items() if not deps]
 
-    def branch_skips(self, condition_id: str, branch: str) -> frozenset[str]:
-        """The steps of the branch a condition did not take."""
-        then, other = self.untaken.get(condition_id, (frozenset(), frozenset()))
-        return other - then if branch == "then" else then - other
+    def branch_skips(self, step_id: str, output: Any) -> frozenset[str]:
+        """The steps of the branches a completed step did not take (from its `branch`)."""
+        branches = self.branches.get(step_id)
+        if not branches or not isinstance(output, dict):
+            return frozenset()
+        taken = branches.get(str(output.get("branch")), frozenset())
+        others = frozenset().union(
+            *(t for name, t in branches.items() if name != output.get("branch"))
+        )
+        return others - taken
 
     def descendants_of(self, step_id: str) -> set[str]:
         """Every step downstream of `step_id`."""

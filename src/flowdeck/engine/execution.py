@@ -1,5 +1,6 @@
 """Executing one claimed step: what it needs (run, definition, context, redactor) and the
-handler call under its `when` guard and timeout. The worker owns claiming and committing."""
+handler call under its `when` guard and timeout. Claiming and committing are the run
+transaction's; where the call happens (a task, or inside the transaction) is the worker's."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from typing import Any
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.engine import metrics
 from flowdeck.engine.compiled import CompiledWorkflow
-from flowdeck.engine.context import build_context
-from flowdeck.engine.flow import Outcome, Skipped, StepFlow
-from flowdeck.engine.ports import EngineTx
+from flowdeck.engine.context import build_context, owner_id
 from flowdeck.engine.redaction import Redactor
 from flowdeck.engine.steps.base import StepContext, StepEnvironment, StepFailed, StepHandler
+from flowdeck.engine.txn import Txn
+from flowdeck.engine.work import Outcome, Skipped
 
 
 @dataclass
@@ -28,35 +29,46 @@ class Claimed:
     context: dict[str, Any]
     redactor: Redactor
 
+    @property
+    def step_def(self) -> Any:
+        """The definition step it belongs to (a loop iteration's is its loop)."""
+        return self.compiled.steps.get(owner_id(self.step))
+
 
 async def prepare_claims(
-    flow: StepFlow,
-    tx: EngineTx,
-    steps: list[StepRun],
-    known: Mapping[str, Run] | None = None,
+    t: Txn, steps: list[StepRun], known: Mapping[str, Run] | None = None
 ) -> list[Claimed]:
-    """Everything the claimed steps need to execute (runs already in hand are not re-read)."""
-    metrics.observe_claims(steps, flow.clock.now())
+    """Everything the claimed steps need to execute (runs already in hand are not re-read),
+    and their `step_started` events."""
+    metrics.observe_claims(steps, t.now())
     claimed = []
     # Only a run's fixed fields are used here, so a run already in hand needs no read.
     runs: dict[str, Run | None] = dict(known or {})
     for step in steps:
         if step.run_id not in runs:
-            runs[step.run_id] = await tx.get_run(step.run_id)
+            runs[step.run_id] = await t.tx.get_run(step.run_id)
         run = runs[step.run_id]
         if run is None:
             continue
-        cw = await flow.compiled(tx, run)
-        redactor = await flow.secrets.get(tx, run.workspace_id)
-        ctx = await build_context(tx, run, cw, step, redactor.secrets)
+        cw = await t.compiled(run)
+        redactor = await t.redactor(run.workspace_id)
+        ctx = await build_context(t.tx, run, cw, step, redactor.secrets)
         claimed.append(Claimed(run=run, step=step, compiled=cw, context=ctx, redactor=redactor))
+        await t.event(run, "step_started", step_id=step.step_id, attempt=step.attempt)
     return claimed
 
 
+def _item_only(step: StepRun) -> dict[str, Any] | None:
+    if step.state is None:
+        return None
+    return {"item": step.state.get("item")}
+
+
 async def execute_claimed(
-    c: Claimed, step_def: Any, handlers: Mapping[str, StepHandler], env: StepEnvironment
+    c: Claimed, handlers: Mapping[str, StepHandler], env: StepEnvironment
 ) -> Outcome:
     """Run the step's handler; a StepFailed raised inside becomes the outcome."""
+    step_def = c.step_def
     if step_def is None:
         return StepFailed(f"Step '{c.step.step_id}' is not in the definition", retryable=False)
     is_child = c.step.parent_step_id is not None
@@ -91,9 +103,3 @@ async def execute_claimed(
         return await handler.execute(ctx)
     except StepFailed as failure:
         return failure
-
-
-def _item_only(step: StepRun) -> dict[str, Any] | None:
-    if step.state is None:
-        return None
-    return {"item": step.state.get("item")}

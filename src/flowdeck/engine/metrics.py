@@ -13,7 +13,6 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 
 from flowdeck.domain.records import StepRun
-from flowdeck.engine.flow import Outcome, Skipped
 from flowdeck.engine.steps.base import (
     Completed,
     SpawnChildren,
@@ -21,6 +20,7 @@ from flowdeck.engine.steps.base import (
     StepFailed,
     Suspended,
 )
+from flowdeck.engine.work import Outcome, Skipped
 
 STEP_DURATION = Histogram(
     "flowdeck_step_duration_seconds",

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from flowdeck.domain.cluster import WorkerRecord
 from flowdeck.domain.records import DependentUpdate, Run, StepRun, Workflow, WorkflowVersion
+from flowdeck.domain.states import RunStatus, StepStatus
 
 
 class EngineTx(Protocol):
@@ -19,8 +20,13 @@ class EngineTx(Protocol):
     async def roll_up_runs(self, run_ids: Sequence[str]) -> None: ...
     async def insert_run(self, run: Run) -> None: ...
     async def get_run(self, run_id: str, workspace_id: str | None = None) -> Run | None: ...
-    async def set_run_status(
-        self, run_id: str, to: str, sources: Sequence[str], **values: Any
+    async def move_run(
+        self,
+        run_id: str,
+        to: RunStatus,
+        *,
+        only_from: Iterable[RunStatus] | None = None,
+        **values: Any,
     ) -> bool: ...
     async def update_run(self, run_id: str, **values: Any) -> None: ...
     async def add_to_run_counters(
@@ -52,16 +58,19 @@ class EngineTx(Protocol):
     async def claim_steps(
         self, ids: Sequence[str], worker_id: str, now: datetime, lease_until: datetime
     ) -> list[StepRun]: ...
-    async def finish_step(
+    async def move_step(
         self,
         step_run_id: str,
-        status: str,
+        to: StepStatus,
         now: datetime,
         *,
-        sources: Sequence[str] = ("running",),
+        only_from: Iterable[StepStatus] | None = None,
+        through: StepStatus | None = None,
         worker_id: str | None = None,
         **values: Any,
     ) -> bool: ...
+    async def lock_step(self, step_run_id: str, status: StepStatus) -> StepRun | None: ...
+    async def set_step_state(self, step_run_id: str, state: dict[str, Any] | None) -> None: ...
     async def own_running_steps(self, step_run_ids: Sequence[str], worker_id: str) -> set[str]: ...
     async def complete_steps(
         self, rows: Sequence[tuple[str, Any, float]], now: datetime
@@ -77,11 +86,17 @@ class EngineTx(Protocol):
         skipped: int,
         ended: int = 1,
     ) -> list[DependentUpdate]: ...
-    async def set_steps_status(
-        self, ids: Sequence[str], to: str, sources: Sequence[str], now: datetime, **values: Any
+    async def move_steps(
+        self,
+        ids: Sequence[str],
+        to: StepStatus,
+        now: datetime,
+        *,
+        only_from: Iterable[StepStatus] | None = None,
+        **values: Any,
     ) -> list[str]: ...
     async def active_steps_of_run(self, run_id: str) -> list[StepRun]: ...
-    async def run_has_steps_in(self, run_id: str, statuses: Sequence[str]) -> bool: ...
+    async def run_has_steps_in(self, run_id: str, statuses: Sequence[StepStatus]) -> bool: ...
     async def wake_due_steps(self, now: datetime) -> list[tuple[str, str]]: ...
     async def expired_leases(self, now: datetime, limit: int = 500) -> list[StepRun]: ...
     async def renew_leases(self, worker_id: str, ids: Sequence[str], until: datetime) -> None: ...
@@ -108,8 +123,11 @@ class EngineTx(Protocol):
     async def get_version(self, workflow_id: str, version: int) -> WorkflowVersion | None: ...
 
 
-class EngineStore(Protocol):
-    """Opens transactions."""
+TxT = TypeVar("TxT", bound=EngineTx, covariant=True)
 
-    def write(self) -> AbstractAsyncContextManager[EngineTx]: ...
-    def read(self) -> AbstractAsyncContextManager[EngineTx]: ...
+
+class EngineStore(Protocol[TxT]):
+    """Opens transactions (of the store's own type, which offers at least `EngineTx`)."""
+
+    def write(self) -> AbstractAsyncContextManager[TxT]: ...
+    def read(self) -> AbstractAsyncContextManager[TxT]: ...

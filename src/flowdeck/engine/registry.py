@@ -41,7 +41,7 @@ class Registration:
             capacity=capacity,
         )
 
-    async def register(self, store: EngineStore, capacity: int) -> None:
+    async def register(self, store: EngineStore[EngineTx], capacity: int) -> None:
         """Announce the worker (a row in `workers`, a log line)."""
         now = self.clock.now()
         self.started_at = now
@@ -66,7 +66,7 @@ class Registration:
             self._next_prune = now + PRUNE_EVERY
             await tx.prune_workers(now - FORGET_AFTER)
 
-    async def stop(self, store: EngineStore) -> None:
+    async def stop(self, store: EngineStore[EngineTx]) -> None:
         """Mark the worker stopped; a database that is gone by now is no reason to fail."""
         try:
             async with store.write() as tx:

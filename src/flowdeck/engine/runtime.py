@@ -1,8 +1,11 @@
-"""The engine as one object: the step flow, the event bus and (in a worker process) the worker."""
+"""The engine as one object: run transactions, the event bus, signals and (in a worker
+process) the worker."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Generic
 
 import httpx
 
@@ -10,20 +13,22 @@ from flowdeck.domain.clock import Clock
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.events import EventBus
-from flowdeck.engine.flow import StepFlow
-from flowdeck.engine.ports import EngineStore
+from flowdeck.engine.fairness import Turns
+from flowdeck.engine.ports import EngineStore, TxT
 from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepHandler
+from flowdeck.engine.transaction import Executor, RunTransaction
+from flowdeck.engine.txn import Limits, Txn
 from flowdeck.engine.worker import Worker, WorkerSettings
 
 
-class Runtime:
+class Runtime(Generic[TxT]):
     """Shared by the services (which start and steer runs) and the worker (which runs steps)."""
 
     def __init__(
         self,
-        store: EngineStore,
+        store: EngineStore[TxT],
         clock: Clock,
         handlers: Mapping[str, StepHandler],
         *,
@@ -37,10 +42,11 @@ class Runtime:
         self.settings = settings or WorkerSettings()
         self.handlers = dict(handlers)
         self.bus = EventBus()
-        self.flow = StepFlow(
-            clock,
-            DefinitionCache(),
-            SecretCache(decrypt),
+        self.definitions = DefinitionCache()
+        self.secrets = SecretCache(decrypt)
+        self.turns = Turns()
+        self.limits = Limits(
+            max_running_runs=self.settings.max_running_runs,
             max_run_depth=self.settings.max_run_depth,
         )
         self._own_http: httpx.AsyncClient | None = None
@@ -53,6 +59,27 @@ class Runtime:
         self.signals = signals
         if signals is not None:
             signals.subscribe(self._on_signal)
+
+    @asynccontextmanager
+    async def transaction(self, worker: Worker | None = None) -> AsyncIterator[RunTransaction[TxT]]:
+        """A run transaction (see `transaction.py`); committed and published on a clean exit.
+
+        A worker's transactions may execute pure steps inside themselves (`claim`)."""
+        executor = (
+            Executor(self.handlers, self.step_env, self.settings.max_inline_steps)
+            if worker is not None
+            else None
+        )
+        async with self.store.write() as tx:
+            rt = RunTransaction(
+                tx,
+                Txn(tx, self.clock, self.definitions, self.secrets, self.limits),
+                self.turns,
+                executor,
+            )
+            yield rt
+            await rt.finish()
+        self.after_commit(rt.effects, own=worker)
 
     async def start(self) -> None:
         """Start hearing (and telling) the other processes on the database."""
@@ -70,13 +97,13 @@ class Runtime:
         elif signal.runs:
             self.bus.publish(signal.runs)
         for workspace_id in signal.secrets:
-            self.flow.secrets.invalidate(workspace_id)
+            self.secrets.invalidate(workspace_id)
         if self.worker is not None:
             self.worker.on_signal(signal)
 
     def secrets_changed(self, workspace_id: str) -> None:
         """A workspace's secrets changed: forget them here and in every other process."""
-        self.flow.secrets.invalidate(workspace_id)
+        self.secrets.invalidate(workspace_id)
         if self.signals is not None:
             self.signals.publish(secrets=[workspace_id])
 
@@ -88,9 +115,9 @@ class Runtime:
             self.clock,
             self.handlers,
             self.step_env,
+            self.transaction,
             settings=self.settings,
             bus=self.bus,
-            flow=self.flow,
             signals=self.signals,
         )
         await self.worker.start()
@@ -106,8 +133,12 @@ class Runtime:
         if self._own_http is not None:
             await self._own_http.aclose()
 
-    def after_commit(self, fx: Effects) -> None:
-        """Wake the local worker and SSE readers for what a transaction did."""
+    def after_commit(self, fx: Effects, *, own: Worker | None = None) -> None:
+        """Wake the local worker and SSE readers for what a transaction did, and tell the
+        other processes."""
+        if own is not None:
+            own.after_commit(fx, own=True)
+            return
         if self.worker is not None:
             self.worker.after_commit(fx)
             return

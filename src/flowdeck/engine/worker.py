@@ -8,7 +8,8 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -16,18 +17,17 @@ from typing import Any
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.nesting import DEFAULT_MAX_RUN_DEPTH
-from flowdeck.engine import lifecycle, metrics
-from flowdeck.engine.context import owner_id
-from flowdeck.engine.definitions import DefinitionCache
+from flowdeck.domain.states import StepStatus
+from flowdeck.engine import metrics
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.events import EventBus
-from flowdeck.engine.execution import Claimed, execute_claimed, prepare_claims
-from flowdeck.engine.flow import Outcome, StepFlow
+from flowdeck.engine.execution import Claimed, execute_claimed
 from flowdeck.engine.ports import EngineStore, EngineTx
 from flowdeck.engine.registry import Registration
-from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepFailed, StepHandler
+from flowdeck.engine.transaction import RunTransaction
+from flowdeck.engine.work import Outcome
 from flowdeck.errors import FlowdeckError
 from flowdeck.logs import bind_log_context
 
@@ -52,6 +52,8 @@ class WorkerSettings:
     shutdown_grace_seconds: float = 10.0
     commit_batch: int = 128
     max_run_depth: int = DEFAULT_MAX_RUN_DEPTH
+    # Pure steps (transform, condition, loop items) executed inside one transaction at most.
+    max_inline_steps: int = 1000
 
     def poll_seconds_with(self, signals: Signals | None) -> float:
         """How often a waiter polls for what a lost signal would have told it."""
@@ -60,19 +62,22 @@ class WorkerSettings:
         return self.poll_seconds
 
 
+Transactions = Callable[["Worker"], AbstractAsyncContextManager[RunTransaction[Any]]]
+
+
 class Worker:
     """Runs steps for any number of runs; safe to run many of them on one database."""
 
     def __init__(
         self,
-        store: EngineStore,
+        store: EngineStore[EngineTx],
         clock: Clock,
         handlers: Mapping[str, StepHandler],
         step_env: StepEnvironment,
+        transactions: Transactions,
         *,
         settings: WorkerSettings | None = None,
         bus: EventBus | None = None,
-        flow: StepFlow | None = None,
         signals: Signals | None = None,
     ) -> None:
         self.store = store
@@ -84,7 +89,7 @@ class Worker:
         self.bus = bus or EventBus()
         self.id = f"{socket.gethostname()}:{os.getpid()}:{new_id('w')[-8:]}"
         self.registration = Registration(self.id, clock)
-        self.flow = flow or StepFlow(clock, DefinitionCache(), SecretCache(None))
+        self._transaction = transactions
         self._wake = asyncio.Event()
         # Results to commit; None (from stop) ends the commit loop.
         self._results: asyncio.Queue[tuple[Claimed, Outcome] | None] = asyncio.Queue()
@@ -214,28 +219,16 @@ class Worker:
         while not self._stopping:
             self._wake.clear()
             claimed: list[Claimed] = []
-            fx = Effects(batch=True)
             next_timer = None
             cap = self.capacity
-            async with self.store.write() as tx:
-                now = self.clock.now()
-                for _step_run_id, run_id in await tx.wake_due_steps(now):
-                    await self.flow.requeue_waiting(tx, fx, run_id)
-                    fx.runs_touched.add(run_id)
-                if self._need_admit or fx.admit:
-                    self._need_admit = False
-                    await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
-                if cap > 0:
-                    steps = await tx.claim_ready_steps(self.id, cap, now, self._lease_until())
-                    claimed = await prepare_claims(self.flow, tx, steps)
-                    await self._started_events(tx, fx, claimed)
-                    self._backlog = len(steps) >= cap
-                else:
-                    self._backlog = True
+            async with self._transaction(self) as rt:
+                await rt.wake_due()
+                admit = self._need_admit
+                self._need_admit = False
+                claimed = await rt.claim(self.id, cap, self._lease_until(), sweep=True, admit=admit)
+                self._backlog = len(claimed) >= cap
                 if len(claimed) < cap:
-                    next_timer = await tx.next_timer(now)
-                await self.flow.settle(tx, fx)
-            self.after_commit(fx, own=True)
+                    next_timer = await rt.next_timer()
             for c in claimed:
                 self._spawn(c)
             if cap > 0 and len(claimed) >= cap:
@@ -248,12 +241,6 @@ class Worker:
                     await self._wake.wait()
             except TimeoutError:
                 self._need_admit = True  # the safety-net sweep
-
-    async def _started_events(self, tx: EngineTx, fx: Effects, claimed: list[Claimed]) -> None:
-        for c in claimed:
-            await self.flow.event(
-                tx, fx, c.run, "step_started", step_id=c.step.step_id, attempt=c.step.attempt
-            )
 
     def _spawn(self, claimed: Claimed) -> None:
         if self._stopping:  # claimed while the drain began: back to the queue, not run here
@@ -272,14 +259,13 @@ class Worker:
 
     async def _execute(self, c: Claimed) -> None:
         outcome: Outcome
-        step_def = c.compiled.steps.get(owner_id(c.step))
         # Every record logged while this step runs (its own task) names it.
         bind_log_context(
             run_id=c.run.id, step_id=c.step.step_id, attempt=c.step.attempt, worker_id=self.id
         )
         started = time.perf_counter()
         try:
-            outcome = await execute_claimed(c, step_def, self.handlers, self.step_env)
+            outcome = await execute_claimed(c, self.handlers, self.step_env)
         except asyncio.CancelledError:
             metrics.observe_step(c.step.step_type, None, time.perf_counter() - started)
             if self._stopping:
@@ -327,36 +313,23 @@ class Worker:
 
     async def _commit(self, batch: list[tuple[Claimed, Outcome]]) -> None:
         for attempt in range(5):
-            fx = Effects(batch=True)
             claimed: list[Claimed] = []
             known = {c.run.id: c.run for c, _ in batch}
             try:
-                async with self.store.write() as tx:
-                    results = [(c.run, c.step, outcome) for c, outcome in batch]
-                    await self.flow.apply_batch(tx, fx, results, worker_id=self.id)
-                    await self.flow.settle(tx, fx, flush=False)
-                    if fx.admit:
-                        await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
+                async with self._transaction(self) as rt:
+                    await rt.apply_results([(c.run, c.step, o) for c, o in batch], self.id)
                     cap = self.capacity
-                    if fx.ready_ids and cap > 0:
-                        now = self.clock.now()
-                        steps = await tx.claim_steps(
-                            fx.ready_ids[:cap], self.id, now, self._lease_until()
-                        )
-                        claimed = await prepare_claims(self.flow, tx, steps, known)
-                        await self._started_events(tx, fx, claimed)
-                        if len(steps) == len(fx.ready_ids):
-                            fx.ready = False  # all taken here: no need to wake the dispatcher
-                    elif fx.ready_ids and cap <= 0:
+                    claimed = await rt.claim(
+                        self.id, cap, self._lease_until(), sweep=False, known=known
+                    )
+                    if rt.effects.ready and cap <= len(claimed):
                         self._backlog = True
-                    await self.flow.settle(tx, fx)
             except FlowdeckError as exc:
                 if not exc.retryable:
                     raise
                 log.warning("commit failed (%s); retrying", exc.detail)
                 await asyncio.sleep(0.05 * 2**attempt)
                 continue
-            self.after_commit(fx, own=True)
             for c in claimed:
                 self._spawn(c)
             if self._backlog and self.capacity > 0:
@@ -382,17 +355,10 @@ class Worker:
                 await self.registration.heartbeat(
                     tx, len(self._inflight), self.settings.max_parallel_steps
                 )
-            fx = Effects(batch=True)
-            async with self.store.write() as tx:
-                expired = await tx.expired_leases(self.clock.now())
-                for step in expired:
-                    run = await tx.get_run(step.run_id)
-                    if run is not None:
-                        await self.flow.expire_lease(tx, fx, run, step)
-                await lifecycle.admit(self.flow, tx, fx, self.settings.max_running_runs)
-                await self.flow.settle(tx, fx)
-            metrics.LEASES_EXPIRED.inc(len(expired))
-            self.after_commit(fx, own=True)
+            async with self._transaction(self) as rt:
+                expired = await rt.expire_leases()
+                await rt.admit()
+            metrics.LEASES_EXPIRED.inc(expired)
 
     async def _cancel_watch_loop(self) -> None:
         while True:  # also while draining
@@ -417,11 +383,11 @@ class Worker:
         ids = sorted(self._handing_back)
         now = self.clock.now()
         async with self.store.write() as tx:
-            await tx.set_steps_status(
+            await tx.move_steps(
                 ids,
-                "ready",
-                ("running",),
+                StepStatus.READY,
                 now,
+                only_from=[StepStatus.RUNNING],
                 available_at=now,
                 lease_owner=None,
                 lease_expires_at=None,

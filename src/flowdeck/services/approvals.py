@@ -8,10 +8,10 @@ from typing import Any
 from flowdeck.domain.agents import PendingApproval
 from flowdeck.domain.clock import Clock, isoformat
 from flowdeck.domain.records import Page, Run, StepRun
-from flowdeck.engine.effects import Effects
-from flowdeck.engine.flow import Outcome
+from flowdeck.domain.states import StepStatus
 from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.steps.base import Completed, StepFailed
+from flowdeck.engine.work import Outcome
 from flowdeck.errors import Conflict, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
@@ -80,7 +80,7 @@ def _not_waiting(run_id: str, step: StepRun) -> str:
 class ApprovalService:
     """Decisions complete or fail the waiting step through the engine's StepFlow."""
 
-    def __init__(self, store: StorePort, clock: Clock, runtime: Runtime) -> None:
+    def __init__(self, store: StorePort, clock: Clock, runtime: Runtime[TxPort]) -> None:
         self.store = store
         self.clock = clock
         self.runtime = runtime
@@ -146,11 +146,9 @@ class ApprovalService:
                 "Invalid comment", errors=[f"comment may be at most {MAX_COMMENT} characters"]
             )
         comment = comment.strip() or None if comment is not None else None
-        fx = Effects()
-        flow = self.runtime.flow
-        async with self.store.write() as tx:
-            run = await self._run(tx, principal, run_id, workflow_id)
-            step = await tx.current_step(run.id, step_id)
+        async with self.runtime.transaction() as rt:
+            run = await self._run(rt.tx, principal, run_id, workflow_id)
+            step = await rt.tx.current_step(run.id, step_id)
             if step is None or step.parent_step_id is not None:
                 raise NotFound(f"Step '{step_id}' not found in run '{run.id}'")
             if step.step_type != "approval":
@@ -158,7 +156,7 @@ class ApprovalService:
                     f"Step '{step_id}' is a {step.step_type} step, not an approval; "
                     "only approval steps can be approved or rejected"
                 )
-            if step.status != "waiting":
+            if step.status != StepStatus.WAITING:
                 raise Conflict(_not_waiting(run.id, step))
             now = self.clock.now()
             if step.wake_at is not None and step.wake_at <= now:
@@ -167,9 +165,6 @@ class ApprovalService:
                     f"The approval of step '{step_id}' timed out at {isoformat(step.wake_at)}; "
                     f"its on_timeout rule ({rule}) decides it"
                 )
-            # Take the row: of two concurrent decisions, the second finds it decided.
-            if not await tx.finish_step(step.id, "waiting", now, sources=("waiting",)):
-                raise Conflict(_not_waiting(run.id, step))
             by = principal.name
             decided_at = isoformat(now) or ""
             decision = {"approved": approve, "by": by, "comment": comment, "decided_at": decided_at}
@@ -179,18 +174,12 @@ class ApprovalService:
             else:
                 reason = f"Rejected by {by}" + (f": {comment}" if comment else "")
                 outcome = StepFailed(reason, retryable=False, output=decision)
-            await flow.event(
-                tx,
-                fx,
-                run,
-                "step_approved" if approve else "step_rejected",
-                step_id=step.step_id,
-                by=by,
-                comment=comment,
-            )
-            await flow.apply(tx, fx, run, step, outcome, worker_id=None, sources=("waiting",))
-            decided = await tx.get_step_run(step.id)
-            after = await tx.get_run(run.id)
-        self.runtime.after_commit(fx)
+            # Of two concurrent decisions, the second finds the step decided.
+            if not await rt.decide_approval(
+                run, step, outcome, approved=approve, by=by, comment=comment
+            ):
+                raise Conflict(_not_waiting(run.id, step))
+            decided = await rt.tx.get_step_run(step.id)
+            after = await rt.tx.get_run(run.id)
         assert decided is not None and after is not None
         return Decision(after, decided, approve, by, comment, decided_at)

@@ -18,7 +18,7 @@ from flowdeck.services.approvals import ApprovalService
 from flowdeck.services.auth import AuthService
 from flowdeck.services.lifecycle import LifecycleService
 from flowdeck.services.metrics import MetricsService
-from flowdeck.services.ports import StorePort
+from flowdeck.services.ports import StorePort, TxPort
 from flowdeck.services.runs import RunService
 from flowdeck.services.schedules import ScheduleService
 from flowdeck.services.templates import TemplateService
@@ -35,7 +35,7 @@ class Services:
     auth: AuthService
     workflows: WorkflowService
     runs: RunService
-    runtime: Runtime
+    runtime: Runtime[TxPort]
     admin: AdminService
     box: SecretBox
     schedules: ScheduleService

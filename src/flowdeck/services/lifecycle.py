@@ -22,8 +22,7 @@ from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Page, Run, Workflow, WorkflowFilter, WorkflowVersion
-from flowdeck.engine import lifecycle as run_lifecycle
-from flowdeck.engine.effects import Effects
+from flowdeck.engine.nesting import is_active
 from flowdeck.engine.runtime import Runtime
 from flowdeck.errors import Conflict, FlowdeckError, Forbidden, InvalidInput, NotFound
 from flowdeck.services.access import AccessService
@@ -67,7 +66,12 @@ class LifecycleService:
     """Everything done to a workflow besides editing and running it."""
 
     def __init__(
-        self, store: StorePort, clock: Clock, runtime: Runtime, box: SecretBox, settings: Settings
+        self,
+        store: StorePort,
+        clock: Clock,
+        runtime: Runtime[TxPort],
+        box: SecretBox,
+        settings: Settings,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -119,28 +123,23 @@ class LifecycleService:
             expired = await tx.expired_trash(cutoff, PURGE_BATCH)
         purged = 0
         for workflow_id in expired:
-            fx = Effects()
-            async with self.store.write() as tx:
+            async with self.runtime.transaction() as rt:
+                tx = rt.tx
                 wf = await tx.get_workflow_by_id(workflow_id, include_deleted=True)
                 if wf is None or wf.deleted_at is None or wf.deleted_at >= cutoff:
                     continue  # restored or purged meanwhile
                 active = await tx.active_run_ids(workflow_id)
-                if active:
-                    await self._cancel_runs(tx, fx, active)
-                elif await tx.delete_workflow(workflow_id, trashed_before=cutoff) is not None:
+                for run_id in active:
+                    run = await tx.get_run(run_id)
+                    if run is not None and is_active(run):  # a parent's cancel may have taken it
+                        await rt.cancel(run, "workflow purged from the trash")
+                deleted = (
+                    None if active else await tx.delete_workflow(workflow_id, trashed_before=cutoff)
+                )
+                if deleted is not None:
                     purged += 1
                     log.info("purged workflow %s from the trash", workflow_id)
-            self.runtime.after_commit(fx)
         return purged
-
-    async def _cancel_runs(self, tx: TxPort, fx: Effects, run_ids: Sequence[str]) -> None:
-        for run_id in run_ids:
-            run = await tx.get_run(run_id)
-            if run is None or not run_lifecycle.is_active(run):
-                continue  # a parent's cancellation already took it
-            await run_lifecycle.cancel(
-                self.runtime.flow, tx, fx, run, "workflow purged from the trash"
-            )
 
     # -- archive ---------------------------------------------------------------------------
 

@@ -12,21 +12,12 @@ from prometheus_client.registry import Collector
 
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.cluster import ClusterSnapshot, WorkerRecord
-from flowdeck.domain.states import RUN_ACTIVE, RUN_TERMINAL
+from flowdeck.domain.states import RunStatus, StepStatus
 from flowdeck.errors import Unauthorized
 from flowdeck.services.ports import StorePort
 
-RUN_STATUSES = sorted(RUN_ACTIVE | RUN_TERMINAL)
-STEP_STATUSES = (
-    "pending",
-    "ready",
-    "running",
-    "waiting",
-    "completed",
-    "failed",
-    "skipped",
-    "cancelled",
-)
+RUN_STATUSES = sorted(str(s) for s in RunStatus)
+STEP_STATUSES = [str(s) for s in StepStatus]
 
 
 class MetricsService:

@@ -11,9 +11,7 @@ from flowdeck.domain.graph import topological_levels
 from flowdeck.domain.inputs import validate_run_inputs
 from flowdeck.domain.records import Page, Run, RunEvent, StepRun
 from flowdeck.domain.states import RUN_ACTIVE
-from flowdeck.engine import lifecycle
 from flowdeck.engine.compiled import CompiledWorkflow
-from flowdeck.engine.effects import Effects
 from flowdeck.engine.runtime import Runtime
 from flowdeck.errors import Conflict, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
@@ -41,7 +39,7 @@ class RunPlan:
 class RunService:
     """Starts and steers runs; the worker does the executing."""
 
-    def __init__(self, store: StorePort, clock: Clock, runtime: Runtime) -> None:
+    def __init__(self, store: StorePort, clock: Clock, runtime: Runtime[TxPort]) -> None:
         self.store = store
         self.clock = clock
         self.runtime = runtime
@@ -71,26 +69,24 @@ class RunService:
                 "Invalid trigger",
                 errors=[f"trigger must be one of {', '.join(TRIGGERS)}; got '{trigger}'"],
             )
-        fx = Effects()
         try:
-            async with self.store.write() as tx:
-                wf = await load_workflow(tx, principal, id_or_slug)
+            async with self.runtime.transaction() as rt:
+                wf = await load_workflow(rt.tx, principal, id_or_slug)
                 if idempotency_key:
-                    existing = await tx.find_run_by_idempotency_key(wf.id, idempotency_key)
+                    existing = await rt.tx.find_run_by_idempotency_key(wf.id, idempotency_key)
                     if existing is not None:
                         return existing, False
                 if wf.status in ("paused", "archived"):
                     raise Conflict(
                         f"Workflow '{wf.slug}' is {wf.status}; set it active to start runs"
                     )
-                cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
+                cw = await rt.definition(wf.id, wf.version)
                 inputs, errors = validate_run_inputs(cw.definition, dict(input_data or {}))
                 if errors:
                     raise InvalidInput("The run's inputs are invalid", errors=errors)
-                run = await lifecycle.create_run(
-                    self.runtime.flow,
-                    tx,
-                    fx,
+                # Admission is a worker's: it starts queued runs in batches, fairly, in the
+                # same transaction that claims their first steps.
+                run = await rt.create_run(
                     workspace_id=wf.workspace_id,
                     workflow_id=wf.id,
                     version=wf.version,
@@ -99,8 +95,6 @@ class RunService:
                     created_by=principal.name,
                     idempotency_key=idempotency_key,
                 )
-                # Admission is the worker's: it starts queued runs in batches, first in first
-                # out, in the same transaction that claims their first steps.
         except Conflict:
             if not idempotency_key:
                 raise
@@ -110,7 +104,6 @@ class RunService:
             if existing is None:
                 raise
             return existing, False
-        self.runtime.after_commit(fx)
         return run, True
 
     async def plan(
@@ -121,7 +114,7 @@ class RunService:
         agents: dict[str, AgentEstimate] = {}
         async with self.store.read() as tx:
             wf = await load_workflow(tx, principal, id_or_slug)
-            cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
+            cw = await self.runtime.definitions.get(tx, wf.id, wf.version)
             avg = await tx.average_duration(wf.id)
             for step in cw.definition.steps:
                 if step.type == "agent_task":
@@ -166,24 +159,44 @@ class RunService:
             )
 
     async def _steer(
-        self, principal: Principal, run_id: str, action: str, from_step: str | None = None
+        self,
+        principal: Principal,
+        run_id: str,
+        action: str,
+        from_step: str | None = None,
+        version: int | str | None = None,
     ) -> Run:
         principal.require("workflows:run")
-        fx = Effects()
-        async with self.store.write() as tx:
-            run = await self._run(tx, principal, run_id)
-            flow = self.runtime.flow
+        async with self.runtime.transaction() as rt:
+            run = await self._run(rt.tx, principal, run_id)
             if action == "cancel":
-                await lifecycle.cancel(flow, tx, fx, run, "cancelled by request")
+                await rt.cancel(run, "cancelled by request")
             elif action == "pause":
-                await lifecycle.pause(flow, tx, fx, run)
+                await rt.pause(run)
             else:
-                await lifecycle.resume(flow, tx, fx, run, from_step)
-                await lifecycle.admit(flow, tx, fx, self.runtime.settings.max_running_runs)
-            updated = await tx.get_run(run.id)
-        self.runtime.after_commit(fx)
+                target = await self._resume_version(rt.tx, run, version)
+                await rt.resume(run, from_step, target)
+            updated = await rt.tx.get_run(run.id)
         assert updated is not None
         return updated
+
+    async def _resume_version(self, tx: TxPort, run: Run, version: int | str | None) -> int | None:
+        """The version a resume runs: the run's own (None), the workflow's latest, or a number
+        that must exist."""
+        if version is None:
+            return None
+        if version == "latest":
+            wf = await tx.get_workflow(run.workspace_id, run.workflow_id, include_deleted=True)
+            return wf.version if wf is not None else None
+        if isinstance(version, str | bool):
+            problem = f'version must be "latest" or a number; got {version!r}'
+            raise InvalidInput("Invalid version", errors=[problem])
+        if await tx.get_version(run.workflow_id, version) is None:
+            raise InvalidInput(
+                "Unknown version",
+                errors=[f"The workflow has no version {version} to resume on"],
+            )
+        return version
 
     async def cancel(self, principal: Principal, run_id: str) -> Run:
         """Cancel an active run; running steps are interrupted."""
@@ -193,9 +206,16 @@ class RunService:
         """Stop dispatching new steps; running ones finish."""
         return await self._steer(principal, run_id, "pause")
 
-    async def resume(self, principal: Principal, run_id: str, from_step: str | None) -> Run:
-        """Run a failed, cancelled or paused run again (SPEC §4)."""
-        return await self._steer(principal, run_id, "resume", from_step)
+    async def resume(
+        self,
+        principal: Principal,
+        run_id: str,
+        from_step: str | None,
+        version: int | str | None = None,
+    ) -> Run:
+        """Run a failed, cancelled or paused run again (SPEC §4), on its own version or on
+        `version` (a number, or "latest")."""
+        return await self._steer(principal, run_id, "resume", from_step, version)
 
     async def delete(self, principal: Principal, run_id: str) -> None:
         """Delete a finished run."""

@@ -35,9 +35,8 @@ from flowdeck.domain.schedules import (
     normalise_cron,
     schedule_problems,
 )
-from flowdeck.engine import lifecycle
-from flowdeck.engine.effects import Effects
 from flowdeck.engine.runtime import Runtime
+from flowdeck.engine.transaction import RunTransaction
 from flowdeck.errors import Conflict, DatabaseBusy, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
@@ -79,7 +78,7 @@ class ScheduleService:
     """CRUD for schedules and the loop that fires them."""
 
     def __init__(
-        self, store: StorePort, clock: Clock, runtime: Runtime, settings: Settings
+        self, store: StorePort, clock: Clock, runtime: Runtime[TxPort], settings: Settings
     ) -> None:
         self.store = store
         self.clock = clock
@@ -102,7 +101,7 @@ class ScheduleService:
         self, tx: TxPort, wf: Workflow, cron: str, timezone: str, input_data: dict[str, Any]
     ) -> list[str]:
         problems = schedule_problems(cron, timezone, self.clock.now())
-        cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
+        cw = await self.runtime.definitions.get(tx, wf.id, wf.version)
         _, input_errors = validate_run_inputs(cw.definition, input_data)
         return problems + input_errors
 
@@ -261,22 +260,21 @@ class ScheduleService:
     async def _fire_batch(self, now: datetime, only: str | None = None) -> tuple[list[str], bool]:
         """Claim and fire up to a batch of due schedules (or just `only`) in one transaction;
         the run ids and whether the batch was full."""
-        fx = Effects()
         started: list[str] = []
-        async with self.store.write() as tx:
-            due = await tx.due_schedules(now, _BATCH, schedule_id=only)
+        async with self.runtime.transaction() as rt:
+            due = await rt.tx.due_schedules(now, _BATCH, schedule_id=only)
             for item in due:
-                run = await self._fire(tx, fx, item, now)
+                run = await self._fire(rt, item, now)
                 if run is not None:
                     started.append(run.id)
             if started:
-                await lifecycle.admit(
-                    self.runtime.flow, tx, fx, self.runtime.settings.max_running_runs
-                )
-        self.runtime.after_commit(fx)
+                await rt.admit()
         return started, len(due) == _BATCH
 
-    async def _fire(self, tx: TxPort, fx: Effects, item: DueSchedule, now: datetime) -> Run | None:
+    async def _fire(
+        self, rt: RunTransaction[TxPort], item: DueSchedule, now: datetime
+    ) -> Run | None:
+        tx = rt.tx
         s = item.schedule
         slot = s.next_run_at
         assert slot is not None
@@ -295,7 +293,7 @@ class ScheduleService:
         wf = await tx.get_workflow(s.workspace_id, s.workflow_id)
         if wf is None:
             return None
-        cw = await self.runtime.flow.definitions.get(tx, wf.id, wf.version)
+        cw = await rt.definition(wf.id, wf.version)
         inputs, errors = validate_run_inputs(cw.definition, s.input_data)
         if errors:
             log.warning(
@@ -306,10 +304,7 @@ class ScheduleService:
                 "; ".join(errors),
             )
             return None
-        run = await lifecycle.create_run(
-            self.runtime.flow,
-            tx,
-            fx,
+        run = await rt.create_run(
             workspace_id=wf.workspace_id,
             workflow_id=wf.id,
             version=wf.version,

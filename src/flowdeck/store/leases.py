@@ -11,12 +11,17 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowdeck.domain.records import StepRun
+from flowdeck.domain.states import StepStatus, step_sources
 from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.steps import expanding_ids, step_from_row
 from flowdeck.store.tables import runs, step_runs
 from flowdeck.store.types import UTCDateTime
 
 _S = step_runs.c
+_READY, _RUNNING, _WAITING = StepStatus.READY, StepStatus.RUNNING, StepStatus.WAITING
+# What a claim takes (ready → running) and a due timer wakes (waiting → ready), by the table.
+_CLAIMABLE = [str(s) for s in step_sources(_RUNNING)]
+_WAKEABLE = [str(s) for s in step_sources(_READY, [_WAITING])]
 
 # PostgreSQL: the whole batch as one JSON parameter, one statement, one round trip.
 _COMPLETE_MANY = sa.text(
@@ -119,9 +124,9 @@ class LeaseQueries(Queries):
             )
             return (
                 step_runs.update()
-                .where(_S.id.in_(expanding_ids()), _S.status == "ready", run_is_running)
+                .where(_S.id.in_(expanding_ids()), _S.status.in_(_CLAIMABLE), run_is_running)
                 .values(
-                    status="running",
+                    status=str(_RUNNING),
                     lease_owner=sa.bindparam("worker"),
                     lease_expires_at=sa.bindparam("lease_until"),
                     started_at=sa.func.coalesce(_S.started_at, sa.bindparam("now")),
@@ -139,8 +144,8 @@ class LeaseQueries(Queries):
         """Make waiting steps whose timer is due ready; returns (step run id, run id)."""
         rows = await self.conn.execute(
             step_runs.update()
-            .where(_S.status == "waiting", _S.wake_at <= now)
-            .values(status="ready", available_at=now, wake_at=None)
+            .where(_S.status.in_(_WAKEABLE), _S.wake_at <= now)
+            .values(status=str(_READY), available_at=now, wake_at=None)
             .returning(_S.id, _S.run_id)
         )
         return [(r.id, r.run_id) for r in rows]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from flowdeck.domain.records import Page, Run, RunEvent
+from flowdeck.domain.states import RUN_ACTIVE, RunStatus, run_sources
 from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import run_events, runs
 from flowdeck.store.types import UTCDateTime
@@ -53,7 +54,7 @@ def _run(row: Any) -> Run:
         workspace_id=row.workspace_id,
         workflow_id=row.workflow_id,
         workflow_version=row.workflow_version,
-        status=row.status,
+        status=RunStatus(row.status),
         trigger=row.trigger,
         input_data=row.input_data,
         created_at=row.created_at,
@@ -84,7 +85,7 @@ class RunQueries(Queries):
                 workspace_id=run.workspace_id,
                 workflow_id=run.workflow_id,
                 workflow_version=run.workflow_version,
-                status=run.status,
+                status=str(run.status),
                 trigger=run.trigger,
                 input_data=run.input_data,
                 output=run.output,
@@ -157,10 +158,16 @@ class RunQueries(Queries):
         items = items[:limit]
         return Page(items=items, total=int(total), next_cursor=items[-1].id if more else None)
 
-    async def set_run_status(
-        self, run_id: str, to: str, sources: Sequence[str], **values: Any
+    async def move_run(
+        self,
+        run_id: str,
+        to: RunStatus,
+        *,
+        only_from: Iterable[RunStatus] | None = None,
+        **values: Any,
     ) -> bool:
-        """Move the run to `to` if it is in one of `sources` (a conditional update)."""
+        """Move the run to `to` if its status allows it by the transition table (narrowed to
+        `only_from`): one conditional UPDATE; False when the run was not in such a status."""
         keys = tuple(sorted(values))
 
         def build() -> Any:
@@ -174,8 +181,10 @@ class RunQueries(Queries):
             )
 
         params = {f"v_{k}": v for k, v in values.items()}
-        params.update(b_id=run_id, b_sources=list(sources), b_to=to)
-        result = await self.conn.execute(prepared(("set_run_status", keys), build), params)
+        params.update(
+            b_id=run_id, b_sources=[str(x) for x in run_sources(to, only_from)], b_to=str(to)
+        )
+        result = await self.conn.execute(prepared(("move_run", keys), build), params)
         return result.rowcount == 1
 
     async def update_run(self, run_id: str, **values: Any) -> None:
@@ -256,7 +265,7 @@ class RunQueries(Queries):
         rows = await self.conn.execute(
             sa.select(runs.c.id).where(
                 runs.c.parent_run_id == parent_run_id,
-                runs.c.status.in_(["queued", "running", "waiting", "paused"]),
+                runs.c.status.in_(sorted(RUN_ACTIVE)),
             )
         )
         return [r[0] for r in rows]

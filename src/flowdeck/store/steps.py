@@ -9,12 +9,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowdeck.domain.records import DependentUpdate, StepRun
+from flowdeck.domain.states import STEP_ACTIVE, STEP_TERMINAL, StepStatus, step_sources
 from flowdeck.store.dialect import recordset_insert, recordset_rows
 from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import step_runs
 
 _S = step_runs.c
-_FINAL = ("completed", "failed", "skipped", "cancelled")
+_FINAL = STEP_TERMINAL
 
 
 def expanding_ids(name: str = "ids") -> sa.BindParameter[Any]:
@@ -52,7 +53,7 @@ def step_from_row(row: Any) -> StepRun:
         step_id=row.step_id,
         step_type=row.step_type,
         attempt=row.attempt,
-        status=row.status,
+        status=StepStatus(row.status),
         created_at=row.created_at,
         is_current=bool(row.is_current),
         parent_step_id=row.parent_step_id,
@@ -84,7 +85,7 @@ def _values(s: StepRun) -> dict[str, Any]:
         "step_type": s.step_type,
         "attempt": s.attempt,
         "is_current": s.is_current,
-        "status": s.status,
+        "status": str(s.status),
         "output": s.output,
         "error": s.error,
         "state": s.state,
@@ -169,27 +170,46 @@ class StepQueries(Queries):
         stmt = prepared(("step_outputs", step_ids is None), build)
         return {r.step_id: r.output for r in await self.conn.execute(stmt, params)}
 
-    async def finish_step(
+    async def move_step(
         self,
         step_run_id: str,
-        status: str,
+        to: StepStatus,
         now: datetime,
         *,
-        sources: Sequence[str] = ("running",),
+        only_from: Iterable[StepStatus] | None = None,
+        through: StepStatus | None = None,
         worker_id: str | None = None,
         **values: Any,
     ) -> bool:
-        """Move a step run to `status` if it is still in `sources` (and leased by the worker)."""
-        values = _with_final(status, now, values)
+        """Move a step run to `to` if the transition table allows it from its status (narrowed
+        to `only_from`; `through`: a status it passes on the way) and, with `worker_id`, the
+        worker still holds its lease. False when it was not so."""
+        values = _with_final(to, now, values)
         keys = tuple(sorted(values))
         stmt = prepared(
-            ("finish", keys, worker_id is not None),
+            ("move_step", keys, worker_id is not None),
             lambda: _update_shape(keys, False, worker_id is not None, False),
         )
+        sources = step_sources(to, only_from, through=through)
         params = {f"v_{k}": v for k, v in values.items()}
-        params.update(sid=step_run_id, sources=list(sources), to=status, worker=worker_id)
+        params.update(
+            sid=step_run_id, sources=[str(x) for x in sources], to=str(to), worker=worker_id
+        )
         result = await self.conn.execute(stmt, params)
         return result.rowcount == 1
+
+    async def lock_step(self, step_run_id: str, status: StepStatus) -> StepRun | None:
+        """The step run, locked until the transaction ends, if it is in `status` (a change
+        that keeps its status: of two concurrent deciders, the second finds it changed)."""
+        query = sa.select(step_runs).where(_S.id == step_run_id, _S.status == str(status))
+        if self.dialect == "postgresql":
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        return step_from_row(row) if row else None
+
+    async def set_step_state(self, step_run_id: str, state: dict[str, Any] | None) -> None:
+        """Replace what a (locked) step run keeps across wake-ups."""
+        await self.conn.execute(step_runs.update().where(_S.id == step_run_id).values(state=state))
 
     async def retire_step(self, step_run_id: str) -> None:
         """Mark an attempt as no longer current (a newer attempt replaces it)."""
@@ -274,17 +294,25 @@ class StepQueries(Queries):
             for r in rows
         ]
 
-    async def set_steps_status(
-        self, ids: Sequence[str], to: str, sources: Sequence[str], now: datetime, **values: Any
+    async def move_steps(
+        self,
+        ids: Sequence[str],
+        to: StepStatus,
+        now: datetime,
+        *,
+        only_from: Iterable[StepStatus] | None = None,
+        **values: Any,
     ) -> list[str]:
-        """Move these step runs to `to` where they are in `sources`; returns the moved ids."""
+        """Move these step runs to `to` where the transition table allows it from their status
+        (narrowed to `only_from`); returns the ids that moved."""
         if not ids:
             return []
         values = _with_final(to, now, values)
         keys = tuple(sorted(values))
-        stmt = prepared(("set_status", keys), lambda: _update_shape(keys, True, False, True))
+        stmt = prepared(("move_steps", keys), lambda: _update_shape(keys, True, False, True))
         params = {f"v_{k}": v for k, v in values.items()}
-        params.update(ids=list(ids), sources=list(sources), to=to)
+        sources = [str(x) for x in step_sources(to, only_from)]
+        params.update(ids=list(ids), sources=sources, to=str(to))
         return [r[0] for r in await self.conn.execute(stmt, params)]
 
     async def active_steps_of_run(self, run_id: str) -> list[StepRun]:
@@ -293,17 +321,21 @@ class StepQueries(Queries):
             sa.select(step_runs).where(
                 _S.run_id == run_id,
                 _S.is_current.is_(True),
-                _S.status.in_(["pending", "ready", "running", "waiting"]),
+                _S.status.in_(sorted(STEP_ACTIVE)),
             )
         )
         return [step_from_row(r) for r in rows]
 
-    async def run_has_steps_in(self, run_id: str, statuses: Sequence[str]) -> bool:
+    async def run_has_steps_in(self, run_id: str, statuses: Sequence[StepStatus]) -> bool:
         """Whether any current step run of the run is in one of `statuses`."""
         row = (
             await self.conn.execute(
                 sa.select(_S.id)
-                .where(_S.run_id == run_id, _S.is_current.is_(True), _S.status.in_(list(statuses)))
+                .where(
+                    _S.run_id == run_id,
+                    _S.is_current.is_(True),
+                    _S.status.in_([str(x) for x in statuses]),
+                )
                 .limit(1)
             )
         ).first()
@@ -345,7 +377,9 @@ class StepQueries(Queries):
             .limit(count)
         )
         ids = [r[0] for r in await self.conn.execute(nxt)]
-        return await self.set_steps_status(ids, "ready", ("pending",), now, available_at=now)
+        return await self.move_steps(
+            ids, StepStatus.READY, now, only_from=[StepStatus.PENDING], available_at=now
+        )
 
     async def children_outputs(
         self, run_id: str, parent_step_id: str
