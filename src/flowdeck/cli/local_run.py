@@ -32,7 +32,6 @@ STATUS_STYLE = {
     "pending": "dim",
     "ready": "blue",
 }
-FINISHED = ("completed", "failed", "cancelled")
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:
@@ -101,11 +100,10 @@ async def run_definition(
             with Live(
                 _table(None, []), console=console, refresh_per_second=10, transient=not live
             ) as view:
-                while True:
+                run, steps = await services.runs.get(me, run.id)
+                async for _event in services.runs.follow(me, run.id):
                     run, steps = await services.runs.get(me, run.id)
                     view.update(_table(run, steps))
-                    if run.status in FINISHED:
-                        break
                     undecidable = _waiting_for_a_person(run, steps)
                     if undecidable is not None:
                         await services.runs.cancel(me, run.id)
@@ -115,7 +113,8 @@ async def run_definition(
                             "decide it with POST /api/workflows/runs/{run_id}/steps/{step_id}/"
                             "approve or /reject"
                         )
-                    await services.runtime.bus.wait(run.id, 0.5)
+                run, steps = await services.runs.get(me, run.id)
+                view.update(_table(run, steps))
             if not live:
                 console.print(_table(run, steps))
             return run, steps

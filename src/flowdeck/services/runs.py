@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -10,10 +12,10 @@ from flowdeck.domain.clock import Clock
 from flowdeck.domain.graph import topological_levels
 from flowdeck.domain.inputs import validate_run_inputs
 from flowdeck.domain.records import Page, Run, RunEvent, StepRun
-from flowdeck.domain.states import RUN_ACTIVE
+from flowdeck.domain.states import RUN_ACTIVE, RUN_TERMINAL
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.runtime import Runtime
-from flowdeck.errors import Conflict, InvalidInput, NotFound
+from flowdeck.errors import Conflict, DatabaseBusy, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
 from flowdeck.services.costs import BASIS as COST_BASIS
 from flowdeck.services.costs import AgentEstimate, agent_ref, estimate_agent_step, profile_of
@@ -21,6 +23,9 @@ from flowdeck.services.ports import StorePort, TxPort
 from flowdeck.services.scope import load_workflow
 
 TRIGGERS = ("manual", "api", "schedule", "webhook", "workflow")
+FINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
+# A follower rides out this many failed reads in a row (a database restart, a failover).
+FOLLOW_DB_RETRIES = 20
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,50 @@ class RunService:
         async with self.store.read() as tx:
             run = await self._run(tx, principal, run_id)
             return run, await tx.list_events(run.id, after_seq)
+
+    async def follow(
+        self,
+        principal: Principal,
+        run_id: str,
+        after_seq: int = 0,
+        *,
+        gone: Callable[[], Awaitable[bool]] | None = None,
+    ) -> AsyncIterator[RunEvent]:
+        """The run's events after `after_seq`, then each new one as it commits, until the
+        run's final event (the log's last: a resumed run has a `run_failed` followed by
+        `run_resumed` and more). NotFound at once for a run the caller cannot see.
+
+        The database going away for a while (a restart, a failover) does not end the stream;
+        after `FOLLOW_DB_RETRIES` failed reads in a row, or once `gone()` says the reader left,
+        it ends, and the reader resumes with the last sequence number it saw and misses
+        nothing.
+        """
+        await self.events(principal, run_id, after_seq)  # NotFound before anything is yielded
+        last, failures = after_seq, 0
+        with self.runtime.bus.listen(run_id) as grew:
+            while True:
+                grew.clear()  # before reading: a commit after the read wakes the wait below
+                try:
+                    run, batch = await self.events(principal, run_id, last)
+                except DatabaseBusy:
+                    failures += 1
+                    if failures > FOLLOW_DB_RETRIES or (gone is not None and await gone()):
+                        return
+                    await asyncio.sleep(min(0.05 * 2**failures, 2.0))
+                    continue
+                failures = 0
+                for event in batch:
+                    last = event.seq
+                    yield event
+                ended = run.status in RUN_TERMINAL
+                if batch and not (ended and batch[-1].type in FINAL_EVENTS):
+                    continue
+                if ended or (gone is not None and await gone()):
+                    return
+                with contextlib.suppress(TimeoutError):
+                    # Other processes' commits arrive as signals; the poll covers a lost one.
+                    async with asyncio.timeout(self.runtime.fallback_poll_seconds):
+                        await grew.wait()
 
 
 def _plan(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -15,13 +13,9 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, ResumeRequest, RunRequest
-from flowdeck.errors import DatabaseBusy
 from flowdeck.services.views import run_detail, run_summary
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["runs"])
-
-STREAM_DB_RETRIES = 20
-FINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 
 
 @router.post("/{workflow_id}/run", status_code=202, response_model=None)
@@ -126,45 +120,10 @@ async def stream_run(
     """Server-Sent Events: replay the log (after Last-Event-ID), then follow it live."""
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
     await services.runs.events(principal, run_id, after)  # 404 before the stream starts
-    bus = services.runtime.bus
+    follow = services.runs.follow(principal, run_id, after, gone=request.is_disconnected)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        with bus.listen(run_id) as grew:
-            async for event in _follow(grew):
-                yield event
-
-    async def _follow(grew: asyncio.Event) -> AsyncIterator[ServerSentEvent]:
-        last = after
-        failures = 0
-        while True:
-            grew.clear()  # before reading: a commit after the read wakes the wait below
-            try:
-                run, batch = await services.runs.events(principal, run_id, last)
-            except DatabaseBusy:
-                # The database is restarting or failing over: keep the stream, try again.
-                failures += 1
-                if failures > STREAM_DB_RETRIES or await request.is_disconnected():
-                    return  # the client reconnects with Last-Event-ID and misses nothing
-                await asyncio.sleep(min(0.05 * 2**failures, 2.0))
-                continue
-            failures = 0
-            for event in batch:
-                last = event.seq
-                yield ServerSentEvent(
-                    data=json.dumps(event.data), event=event.type, id=str(event.seq)
-                )
-            # A final event ends the stream only when it is the log's last: a resumed run
-            # has a run_failed or run_cancelled followed by run_resumed and more.
-            ended = run.status in ("completed", "failed", "cancelled")
-            if batch and not (ended and batch[-1].type in FINAL_EVENTS):
-                continue
-            if ended:
-                return
-            if await request.is_disconnected():
-                return
-            with contextlib.suppress(TimeoutError):
-                # Other processes' commits arrive as signals; the poll covers a lost one.
-                async with asyncio.timeout(services.runtime.fallback_poll_seconds):
-                    await grew.wait()
+        async for event in follow:
+            yield ServerSentEvent(data=json.dumps(event.data), event=event.type, id=str(event.seq))
 
     return EventSourceResponse(events(), ping=15)
