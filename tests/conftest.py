@@ -10,11 +10,22 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from flowdeck.store.dialect import is_sqlite
 from flowdeck.store.migrate import upgrade
 
 TEST_DB_ENV = "FLOWDECK_TEST_DATABASE_URL"
+
+# Property tests: quick on a developer's machine, thorough in CI (which sets CI=true).
+settings.register_profile("dev", max_examples=12, stateful_step_count=20)
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    stateful_step_count=40,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
 def _pg_admin_url(url: str) -> str:
@@ -52,7 +63,8 @@ def database_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def _reset_postgres(url: str) -> None:
+def reset_postgres(url: str) -> None:
+    """Empty every table of a PostgreSQL test database."""
     import psycopg
     from sqlalchemy.engine import make_url
 
@@ -74,7 +86,7 @@ def database_url(database_template: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{dst}"
         return
     yield database_template
-    _reset_postgres(database_template)
+    reset_postgres(database_template)
 
 
 @pytest.fixture

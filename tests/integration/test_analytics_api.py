@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import pytest
 
 from flowdeck.api.app import create_app
 from flowdeck.config import Settings
-from flowdeck.domain.clock import SystemClock
+from flowdeck.domain.clock import FakeClock, SystemClock
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.services.auth import AuthService
@@ -27,23 +26,13 @@ from tests.integration.test_workflows_api import assert_problem
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)  # a Wednesday
 
 
-@dataclass
-class FixedClock:
-    """A clock that always says `at`."""
-
-    at: datetime
-
-    def now(self) -> datetime:
-        return self.at
-
-
 @pytest.fixture
 async def frozen(tmp_path: Path, database_url: str, store: Store) -> AsyncIterator[Api]:
     """The app with its clock stopped at NOW and no worker: runs are inserted as fixtures."""
     settings = Settings(data_dir=tmp_path / "data", database_url=database_url, run_worker=False)
     secret = await AuthService(store, SystemClock()).bootstrap(None)
     assert secret is not None
-    app = create_app(settings, store=store, clock=FixedClock(NOW))
+    app = create_app(settings, store=store, clock=FakeClock(NOW))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://flowdeck.test") as c:

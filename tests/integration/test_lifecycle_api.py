@@ -13,6 +13,7 @@ import httpx
 
 from flowdeck.api.app import create_app
 from flowdeck.config import Settings
+from flowdeck.domain.clock import FakeClock
 from flowdeck.domain.ids import new_id
 from flowdeck.services.auth import AuthService
 from flowdeck.services.lifecycle import LifecycleService
@@ -505,19 +506,6 @@ async def test_another_workspace_gets_404_from_every_lifecycle_endpoint(api: Api
 
 
 # -- purge -----------------------------------------------------------------------------------
-
-
-class FakeClock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.at = datetime.now(UTC)
-
-    def now(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
 
 
 @contextlib.asynccontextmanager

@@ -21,7 +21,7 @@ import pytest
 
 from flowdeck.api.app import create_app
 from flowdeck.config import Settings
-from flowdeck.domain.clock import SystemClock
+from flowdeck.domain.clock import FakeClock, SystemClock
 from flowdeck.services.auth import AuthService
 from flowdeck.services.container import Services
 from flowdeck.services.schedules import ScheduleService
@@ -31,27 +31,6 @@ from tests.integration.runs_helpers import create_workflow, settings_for, wait_f
 
 NY = "America/New_York"
 START = datetime(2025, 1, 6, 12, 0, tzinfo=UTC)  # a Monday, 07:00 in New York
-
-
-class FakeClock:
-    """A clock the test moves by hand (thread-safe: the scale-out test reads it from threads)."""
-
-    def __init__(self, now: datetime) -> None:
-        self._now = now
-        self._lock = threading.Lock()
-
-    def now(self) -> datetime:
-        with self._lock:
-            return self._now
-
-    def set(self, now: datetime) -> None:
-        with self._lock:
-            self._now = now
-
-    def advance(self, delta: timedelta) -> datetime:
-        with self._lock:
-            self._now += delta
-            return self._now
 
 
 @dataclass

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -20,6 +21,31 @@ class SystemClock:
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
         return datetime.now(UTC)
+
+
+class FakeClock:
+    """A clock that moves only when told: for tests and simulations (thread-safe, since a
+    test may read it from other threads)."""
+
+    def __init__(self, now: datetime | None = None) -> None:
+        self._now = now or datetime.now(UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        """The time it was set to."""
+        with self._lock:
+            return self._now
+
+    def set(self, now: datetime) -> None:
+        """Jump to `now`."""
+        with self._lock:
+            self._now = now
+
+    def advance(self, delta: timedelta | None = None, **parts: float) -> datetime:
+        """Move forward by `delta` or by `timedelta(**parts)`; returns the new time."""
+        with self._lock:
+            self._now += (delta or timedelta()) + timedelta(**parts)
+            return self._now
 
 
 def isoformat(value: datetime | None) -> str | None:

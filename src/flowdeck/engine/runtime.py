@@ -20,7 +20,8 @@ from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepHandler
 from flowdeck.engine.transaction import Executor, RunTransaction
 from flowdeck.engine.txn import Limits, Txn
-from flowdeck.engine.worker import Worker, WorkerSettings
+from flowdeck.engine.worker import Worker
+from flowdeck.engine.worker_settings import WorkerSettings
 
 
 class Runtime(Generic[TxT]):
@@ -107,9 +108,9 @@ class Runtime(Generic[TxT]):
         if self.signals is not None:
             self.signals.publish(secrets=[workspace_id])
 
-    async def start_worker(self) -> Worker:
-        """Run steps in this process too."""
-        await self.start()
+    def new_worker(self) -> Worker:
+        """This process's worker, not started: `start_worker` runs its loops; tests and
+        simulations may drive it by hand (`Worker.tick`) instead."""
         self.worker = Worker(
             self.store,
             self.clock,
@@ -120,8 +121,14 @@ class Runtime(Generic[TxT]):
             bus=self.bus,
             signals=self.signals,
         )
-        await self.worker.start()
         return self.worker
+
+    async def start_worker(self) -> Worker:
+        """Run steps in this process too."""
+        await self.start()
+        worker = self.new_worker()
+        await worker.start()
+        return worker
 
     async def close(self, *, graceful: bool = True) -> None:
         """Stop the worker (handing back unfinished steps) and release clients."""

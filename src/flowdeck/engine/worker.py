@@ -10,13 +10,11 @@ import socket
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
-from flowdeck.domain.nesting import DEFAULT_MAX_RUN_DEPTH
 from flowdeck.domain.states import StepStatus
 from flowdeck.engine import metrics
 from flowdeck.engine.effects import Effects
@@ -26,40 +24,14 @@ from flowdeck.engine.ports import EngineStore, EngineTx
 from flowdeck.engine.registry import Registration
 from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepFailed, StepHandler
+from flowdeck.engine.tasks import cancel_task, finish_task
 from flowdeck.engine.transaction import RunTransaction
 from flowdeck.engine.work import Outcome
+from flowdeck.engine.worker_settings import ADMIT_RETRY_SECONDS, WorkerSettings
 from flowdeck.errors import FlowdeckError
 from flowdeck.logs import bind_log_context
 
 log = logging.getLogger("flowdeck.worker")
-
-# When another process holds the admission lock, look again after this long.
-ADMIT_RETRY_SECONDS = 0.02
-
-
-@dataclass(frozen=True)
-class WorkerSettings:
-    """How a worker paces itself."""
-
-    max_running_runs: int = 10
-    max_parallel_steps: int = 256
-    lease_seconds: float = 15.0
-    heartbeat_seconds: float = 3.0
-    poll_seconds: float = 1.0
-    # With cross-process signals connected, polls only cover a lost notification.
-    fallback_poll_seconds: float = 5.0
-    cancel_check_seconds: float = 0.25
-    shutdown_grace_seconds: float = 10.0
-    commit_batch: int = 128
-    max_run_depth: int = DEFAULT_MAX_RUN_DEPTH
-    # Pure steps (transform, condition, loop items) executed inside one transaction at most.
-    max_inline_steps: int = 1000
-
-    def poll_seconds_with(self, signals: Signals | None) -> float:
-        """How often a waiter polls for what a lost signal would have told it."""
-        if signals is not None and signals.connected:
-            return max(self.poll_seconds, self.fallback_poll_seconds)
-        return self.poll_seconds
 
 
 Transactions = Callable[["Worker"], AbstractAsyncContextManager[RunTransaction[Any]]]
@@ -124,7 +96,7 @@ class Worker:
         # The dispatcher ends on its own at its next turn. It is not cancelled: a cancel that
         # lands while its claim commits would leave claimed steps unspawned, their leases to
         # lapse. What any claim brings from now on is handed back instead of run (`_spawn`).
-        await _finish(tasks.pop("flowdeck-dispatch", None), 30)
+        await finish_task(tasks.pop("flowdeck-dispatch", None), 30)
         await self._hand_back()  # those, at once: another worker can run them during the grace
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (self.settings.shutdown_grace_seconds if graceful else 0.0)
@@ -139,12 +111,12 @@ class Worker:
             await asyncio.wait(pending)
         # Every result is queued now: the commit loop writes them all, then ends.
         self._results.put_nowait(None)
-        await _finish(tasks.pop("flowdeck-commit", None), 30)
+        await finish_task(tasks.pop("flowdeck-commit", None), 30)
         with contextlib.suppress(Exception):
             await self._flush_results()  # the commit loop had died: one last try
         await self._hand_back()
         for task in tasks.values():
-            await _cancel(task)
+            await cancel_task(task)
         await self.registration.stop(self.store)
 
     async def _guard(self, loop: Any) -> None:
@@ -215,20 +187,27 @@ class Worker:
     def _lease_until(self) -> Any:
         return self.clock.now() + timedelta(seconds=self.settings.lease_seconds)
 
+    async def _dispatch_round(self, *, admit: bool) -> tuple[list[Claimed], datetime | None, bool]:
+        """One dispatch transaction: wake due timers, admit runs, claim ready steps (pure
+        ones execute inside it). Returns the claimed steps to run, the next timer when
+        capacity is left, and whether the transaction changed anything."""
+        cap = self.capacity
+        next_timer = None
+        async with self._transaction(self) as rt:
+            await rt.wake_due()
+            claimed = await rt.claim(self.id, cap, self._lease_until(), sweep=True, admit=admit)
+            self._backlog = len(claimed) >= cap
+            if len(claimed) < cap:
+                next_timer = await rt.next_timer()
+            changed = bool(rt.effects.runs_touched)
+        return claimed, next_timer, changed
+
     async def _dispatch_loop(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            claimed: list[Claimed] = []
-            next_timer = None
+            admit, self._need_admit = self._need_admit, False
             cap = self.capacity
-            async with self._transaction(self) as rt:
-                await rt.wake_due()
-                admit = self._need_admit
-                self._need_admit = False
-                claimed = await rt.claim(self.id, cap, self._lease_until(), sweep=True, admit=admit)
-                self._backlog = len(claimed) >= cap
-                if len(claimed) < cap:
-                    next_timer = await rt.next_timer()
+            claimed, next_timer, _ = await self._dispatch_round(admit=admit)
             for c in claimed:
                 self._spawn(c)
             if cap > 0 and len(claimed) >= cap:
@@ -241,6 +220,46 @@ class Worker:
                     await self._wake.wait()
             except TimeoutError:
                 self._need_admit = True  # the safety-net sweep
+
+    # -- driving by hand (tests, simulations) --------------------------------------------------
+
+    async def tick(self) -> bool:
+        """One dispatch round worked to its end in this task, without the loops: claim,
+        execute every claimed step here (one after another), commit the outcomes and run
+        what they make ready, until nothing more is claimed. True when anything changed.
+
+        With a fake clock this makes a run's progress deterministic: timers, retries and
+        leases move only when the clock does."""
+        claimed, _, changed = await self._dispatch_round(admit=True)
+        while claimed:
+            changed = True
+            batch = [(c, await self._outcome(c)) for c in claimed]
+            claimed = await self._commit(batch)
+        return changed
+
+    async def maintain(self) -> int:
+        """Renew this worker's leases, and re-queue the steps of workers whose leases lapsed
+        (admitting runs that their ends freed a slot for); returns how many lapsed."""
+        # The heartbeat is a short transaction of its own: nothing another transaction holds
+        # (run rows, the admission lock) can delay it until the leases lapse.
+        async with self.store.write() as tx:
+            # Steps waiting to be handed back are still ours until they are.
+            held = [*self._inflight, *self._handing_back]
+            await tx.renew_leases(self.id, held, self._lease_until())
+            await self.registration.heartbeat(
+                tx, len(self._inflight), self.settings.max_parallel_steps
+            )
+        async with self._transaction(self) as rt:
+            expired = await rt.expire_leases()
+            await rt.admit()
+        metrics.LEASES_EXPIRED.inc(expired)
+        return expired
+
+    def _spawn_all(self, claimed: list[Claimed]) -> None:
+        for c in claimed:
+            self._spawn(c)
+        if self._backlog and self.capacity > 0:
+            self.wake()
 
     def _spawn(self, claimed: Claimed) -> None:
         if self._stopping:  # claimed while the drain began: back to the queue, not run here
@@ -257,30 +276,38 @@ class Worker:
 
     # -- executing -----------------------------------------------------------------------------
 
-    async def _execute(self, c: Claimed) -> None:
-        outcome: Outcome
+    async def _outcome(self, c: Claimed) -> Outcome:
+        """Execute one claimed step; a handler's crash fails the step, never the worker."""
         # Every record logged while this step runs (its own task) names it.
         bind_log_context(
             run_id=c.run.id, step_id=c.step.step_id, attempt=c.step.attempt, worker_id=self.id
         )
         started = time.perf_counter()
+        outcome: Outcome
         try:
             outcome = await execute_claimed(c, self.handlers, self.step_env)
         except asyncio.CancelledError:
             metrics.observe_step(c.step.step_type, None, time.perf_counter() - started)
+            raise
+        except Exception as exc:
+            log.exception("step %s of run %s crashed", c.step.step_id, c.run.id)
+            outcome = StepFailed(f"{type(exc).__name__}: {exc}", retryable=True)
+        metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
+        if isinstance(outcome, StepFailed):
+            log.warning("step failed: %s", c.redactor.redact(outcome.message))
+        return outcome
+
+    async def _execute(self, c: Claimed) -> None:
+        try:
+            outcome = await self._outcome(c)
+        except asyncio.CancelledError:
             if self._stopping:
                 self._handing_back.add(c.step.id)
             return
-        except Exception as exc:  # a handler bug fails the step, never the worker
-            log.exception("step %s of run %s crashed", c.step.step_id, c.run.id)
-            outcome = StepFailed(f"{type(exc).__name__}: {exc}", retryable=True)
         finally:
             # Free the slot now: the done-callback runs later, and a commit on SQLite never
             # yields to the loop, so capacity computed during it would still count this step.
             self._inflight.pop(c.step.id, None)
-        metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
-        if isinstance(outcome, StepFailed):
-            log.warning("step failed: %s", c.redactor.redact(outcome.message))
         self._results.put_nowait((c, outcome))
 
     # -- committing ----------------------------------------------------------------------------
@@ -298,7 +325,7 @@ class Worker:
                     done = True
                     break
                 batch.append(item)
-            await self._commit(batch)
+            self._spawn_all(await self._commit(batch))
             if done:
                 return
 
@@ -309,12 +336,13 @@ class Worker:
             if item is not None:
                 batch.append(item)
         if batch:
-            await self._commit(batch)
+            self._spawn_all(await self._commit(batch))
 
-    async def _commit(self, batch: list[tuple[Claimed, Outcome]]) -> None:
+    async def _commit(self, batch: list[tuple[Claimed, Outcome]]) -> list[Claimed]:
+        """Commit a batch of outcomes and claim what they made ready (pure steps execute
+        inside the same transaction); returns the claimed steps to run."""
+        known = {c.run.id: c.run for c, _ in batch}
         for attempt in range(5):
-            claimed: list[Claimed] = []
-            known = {c.run.id: c.run for c, _ in batch}
             try:
                 async with self._transaction(self) as rt:
                     await rt.apply_results([(c.run, c.step, o) for c, o in batch], self.id)
@@ -324,41 +352,25 @@ class Worker:
                     )
                     if rt.effects.ready and cap <= len(claimed):
                         self._backlog = True
+                return claimed
             except FlowdeckError as exc:
                 if not exc.retryable:
                     raise
                 log.warning("commit failed (%s); retrying", exc.detail)
                 await asyncio.sleep(0.05 * 2**attempt)
-                continue
-            for c in claimed:
-                self._spawn(c)
-            if self._backlog and self.capacity > 0:
-                self.wake()
-            return
         log.error(
             "dropping %d step results after repeated database errors; leases will "
             "expire and the steps will run again",
             len(batch),
         )
+        return []
 
     # -- leases, timers, cancellations ----------------------------------------------------------
 
     async def _maintenance_loop(self) -> None:
         while True:  # also while draining: in-flight steps keep their leases
             await asyncio.sleep(self.settings.heartbeat_seconds)
-            # The heartbeat is a short transaction of its own: nothing another transaction
-            # holds (run rows, the admission lock) can delay it until the leases lapse.
-            async with self.store.write() as tx:
-                # Steps waiting to be handed back are still ours until they are.
-                held = [*self._inflight, *self._handing_back]
-                await tx.renew_leases(self.id, held, self._lease_until())
-                await self.registration.heartbeat(
-                    tx, len(self._inflight), self.settings.max_parallel_steps
-                )
-            async with self._transaction(self) as rt:
-                expired = await rt.expire_leases()
-                await rt.admit()
-            metrics.LEASES_EXPIRED.inc(expired)
+            await self.maintain()
 
     async def _cancel_watch_loop(self) -> None:
         while True:  # also while draining
@@ -395,22 +407,3 @@ class Worker:
         self._handing_back.difference_update(ids)  # more may have come during the await
         if self.signals is not None:
             self.signals.publish(work=True)  # other workers: these are ready now
-
-
-async def _finish(task: asyncio.Task[None] | None, seconds: float) -> None:
-    """Wait for a loop that was told to end; cancel it if it takes longer than `seconds`."""
-    if task is None:
-        return
-    try:
-        async with asyncio.timeout(seconds):
-            await asyncio.shield(task)
-    except TimeoutError:
-        await _cancel(task)
-
-
-async def _cancel(task: asyncio.Task[None] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flowdeck.config import Settings
@@ -9,8 +10,9 @@ from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock, SystemClock
 from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.signals import Signals
+from flowdeck.engine.steps.base import StepHandler
 from flowdeck.engine.steps.registry import all_handlers, config_registry
-from flowdeck.engine.worker import WorkerSettings
+from flowdeck.engine.worker_settings import WorkerSettings
 from flowdeck.services.admin import AdminService
 from flowdeck.services.agents import AgentService
 from flowdeck.services.analytics import AnalyticsService
@@ -47,8 +49,15 @@ class Services:
     metrics: MetricsService
 
     @classmethod
-    def build(cls, settings: Settings, store: StorePort, clock: Clock | None = None) -> Services:
-        """Wire the services for `store`."""
+    def build(
+        cls,
+        settings: Settings,
+        store: StorePort,
+        clock: Clock | None = None,
+        *,
+        handlers: Mapping[str, StepHandler] | None = None,
+    ) -> Services:
+        """Wire the services for `store` (with the installed step types, or `handlers`)."""
         clock = clock or SystemClock()
         box = (
             SecretBox.from_passphrase(settings.secret_key)
@@ -56,7 +65,7 @@ class Services:
             else SecretBox.from_data_dir(settings.data_dir)
         )
         auth = AuthService(store, clock)
-        handlers = all_handlers()
+        handlers = dict(handlers) if handlers is not None else all_handlers()
         transport = store.signal_transport()
         runtime = Runtime(
             store,
