@@ -242,7 +242,11 @@ class EngineMachine(RuleBasedStateMachine):
         raise AssertionError(f"runs did not end: {statuses}")
 
 
-def test_every_run_ends_and_the_rows_always_add_up(database_template: str, tmp_path: Path) -> None:
+def test_every_run_ends_and_the_rows_always_add_up(
+    database_template: str, database_url: str, tmp_path: Path
+) -> None:
+    # `database_url` is not used directly: on PostgreSQL its fixture empties the shared test
+    # database after the test, as it does after every other test.
     EngineMachine.database_template = database_template
     EngineMachine.scratch = tmp_path
     run_state_machine_as_test(EngineMachine, settings=settings(deadline=None))

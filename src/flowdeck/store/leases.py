@@ -12,10 +12,11 @@ import sqlalchemy as sa
 
 from flowdeck.domain.records import StepRun
 from flowdeck.domain.states import StepStatus, step_sources
-from flowdeck.store.queries import Queries, prepared
-from flowdeck.store.steps import expanding_ids, step_from_row
-from flowdeck.store.tables import runs, step_runs
-from flowdeck.store.types import UTCDateTime
+from flowdeck.store.queries import Queries
+from flowdeck.store.raw import in_list, list_param
+from flowdeck.store.rows import STEP_SELECT, step_from
+from flowdeck.store.steps import step_from_row
+from flowdeck.store.tables import step_runs
 
 _S = step_runs.c
 _READY, _RUNNING, _WAITING = StepStatus.READY, StepStatus.RUNNING, StepStatus.WAITING
@@ -24,12 +25,16 @@ _CLAIMABLE = [str(s) for s in step_sources(_RUNNING)]
 _WAKEABLE = [str(s) for s in step_sources(_READY, [_WAITING])]
 
 # PostgreSQL: the whole batch as one JSON parameter, one statement, one round trip.
-_COMPLETE_MANY = sa.text(
+_COMPLETE_MANY = (
     "UPDATE step_runs SET status = 'completed', output = x.output, cost = x.cost, "
     "completed_at = :now, lease_owner = NULL, lease_expires_at = NULL "
     "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(id text, output jsonb, cost float8) "
     "WHERE step_runs.id = x.id"
-).bindparams(sa.bindparam("now", type_=UTCDateTime()))
+)
+_COMPLETE_ONE = (
+    "UPDATE step_runs SET status = 'completed', output = :output, cost = :cost, "
+    "completed_at = :now, lease_owner = NULL, lease_expires_at = NULL WHERE id = :sid"
+)
 
 
 class LeaseQueries(Queries):
@@ -40,73 +45,46 @@ class LeaseQueries(Queries):
         transaction ends (PostgreSQL; SQLite's writer holds the whole database anyway)."""
         if not step_run_ids:
             return set()
-        stmt = prepared(
-            ("own_running",),
-            lambda: (
-                sa.select(_S.id)
-                .where(
-                    _S.id.in_(expanding_ids()),
-                    _S.status == "running",
-                    _S.lease_owner == sa.bindparam("worker"),
-                )
-                .with_for_update()
-            ),
+        db = await self.db()
+        sql = (
+            f"SELECT id FROM step_runs WHERE id {in_list(db, 'ids')} "
+            "AND status = 'running' AND lease_owner = :worker"
         )
-        result = await self.conn.execute(stmt, {"ids": list(step_run_ids), "worker": worker_id})
-        return {row.id for row in result}
+        if db.dialect == "postgresql":
+            sql += " FOR UPDATE"
+        params = {"ids": list_param(db, step_run_ids), "worker": worker_id}
+        return {row[0] for row in await db.rows(sql, params)}
 
     async def complete_steps(self, rows: Sequence[tuple[str, Any, float]], now: datetime) -> None:
         """Complete step runs this transaction owns (`own_running_steps`) with their (id,
-        output, cost): one executemany, which psycopg pipelines into one round trip."""
+        output, cost): one statement on PostgreSQL (the rows as one JSON parameter), an
+        executemany on SQLite."""
         if not rows:
             return
-        if self.dialect == "postgresql":
+        db = await self.db()
+        if db.dialect == "postgresql":
             payload = [{"id": sid, "output": output, "cost": cost} for sid, output, cost in rows]
-            await self.conn.execute(_COMPLETE_MANY, {"rows": json.dumps(payload), "now": now})
+            await db.run(_COMPLETE_MANY, {"rows": json.dumps(payload), "now": now})
             return
-        stmt = prepared(
-            ("complete_many",),
-            lambda: (
-                step_runs.update()
-                .where(_S.id == sa.bindparam("sid"))
-                .values(
-                    status="completed",
-                    output=sa.bindparam("v_output"),
-                    cost=sa.bindparam("v_cost"),
-                    completed_at=sa.bindparam("v_at"),
-                    lease_owner=None,
-                    lease_expires_at=None,
-                )
-            ),
-        )
         params = [
-            {"sid": sid, "v_output": out, "v_cost": cost, "v_at": now} for sid, out, cost in rows
+            {"sid": sid, "output": db.json(out), "cost": cost, "now": db.time(now)}
+            for sid, out, cost in rows
         ]
-        await self.conn.execute(stmt, params)
+        await db.run_many(_COMPLETE_ONE, params)
 
     async def claim_ready_steps(
         self, worker_id: str, limit: int, now: datetime, lease_until: datetime
     ) -> list[StepRun]:
         """Lease up to `limit` ready steps of running runs (SKIP LOCKED on PostgreSQL)."""
-
-        def build() -> Any:
-            candidates = (
-                sa.select(_S.id)
-                .join(runs, runs.c.id == _S.run_id)
-                .where(
-                    _S.status == "ready",
-                    _S.available_at <= sa.bindparam("now"),
-                    runs.c.status == "running",
-                )
-                .order_by(_S.available_at)
-                .limit(sa.bindparam("limit"))
-            )
-            if self.dialect == "postgresql":
-                candidates = candidates.with_for_update(skip_locked=True, of=step_runs)
-            return candidates
-
-        stmt = prepared(("claim_candidates", self.dialect), build)
-        ids = [r[0] for r in await self.conn.execute(stmt, {"now": now, "limit": limit})]
+        db = await self.db()
+        sql = (
+            "SELECT step_runs.id FROM step_runs JOIN runs ON runs.id = step_runs.run_id "
+            "WHERE step_runs.status = 'ready' AND step_runs.available_at <= :now "
+            "AND runs.status = 'running' ORDER BY step_runs.available_at LIMIT :limit"
+        )
+        if db.dialect == "postgresql":
+            sql += " FOR UPDATE OF step_runs SKIP LOCKED"
+        ids = [row[0] for row in await db.rows(sql, {"now": db.time(now), "limit": limit})]
         return await self.claim_steps(ids, worker_id, now, lease_until)
 
     async def claim_steps(
@@ -115,30 +93,22 @@ class LeaseQueries(Queries):
         """Lease these steps if they are still ready and their run is running (not paused)."""
         if not ids:
             return []
-
-        def build() -> Any:
-            run_is_running = (
-                sa.select(runs.c.id)
-                .where(runs.c.id == _S.run_id, runs.c.status == "running")
-                .exists()
-            )
-            return (
-                step_runs.update()
-                .where(_S.id.in_(expanding_ids()), _S.status.in_(_CLAIMABLE), run_is_running)
-                .values(
-                    status=str(_RUNNING),
-                    lease_owner=sa.bindparam("worker"),
-                    lease_expires_at=sa.bindparam("lease_until"),
-                    started_at=sa.func.coalesce(_S.started_at, sa.bindparam("now")),
-                )
-                .returning(*step_runs.c)
-            )
-
-        rows = await self.conn.execute(
-            prepared("claim_steps", build),
-            {"ids": list(ids), "worker": worker_id, "lease_until": lease_until, "now": now},
+        db = await self.db()
+        sql = (
+            "UPDATE step_runs SET status = 'running', lease_owner = :worker, "
+            "lease_expires_at = :lease_until, started_at = COALESCE(started_at, :now) "
+            f"WHERE id {in_list(db, 'ids')} AND status {in_list(db, 'claimable')} "
+            "AND EXISTS (SELECT 1 FROM runs WHERE runs.id = step_runs.run_id "
+            f"AND runs.status = 'running') RETURNING {STEP_SELECT}"
         )
-        return [step_from_row(r) for r in rows]
+        params = {
+            "ids": list_param(db, ids),
+            "claimable": list_param(db, _CLAIMABLE),
+            "worker": worker_id,
+            "lease_until": db.time(lease_until),
+            "now": db.time(now),
+        }
+        return [step_from(db, row) for row in await db.rows(sql, params)]
 
     async def wake_due_steps(self, now: datetime) -> list[tuple[str, str]]:
         """Make waiting steps whose timer is due ready; returns (step run id, run id)."""

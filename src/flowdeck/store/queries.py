@@ -8,6 +8,8 @@ from typing import Any, Protocol
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.sql.base import Executable
 
+from flowdeck.store.raw import Driver
+
 
 class Connection(Protocol):
     """What queries need of a connection: execute a statement, know the dialect."""
@@ -21,6 +23,10 @@ class Connection(Protocol):
         """Execute one statement; the result is buffered."""
         ...
 
+    async def driver(self) -> Driver:
+        """The DBAPI connection under the transaction, for the hot statements (`raw.py`)."""
+        ...
+
 
 class Queries:
     """Holds the transaction's connection and dialect name."""
@@ -28,6 +34,13 @@ class Queries:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.dialect = conn.dialect.name
+        self._driver: Driver | None = None
+
+    async def db(self) -> Driver:
+        """The driver connection of this transaction (`raw.py`)."""
+        if self._driver is None:
+            self._driver = await self.conn.driver()
+        return self._driver
 
 
 _STATEMENTS: dict[Hashable, Any] = {}

@@ -12,22 +12,32 @@ import sqlalchemy as sa
 from flowdeck.domain.records import Page, Run, RunEvent
 from flowdeck.domain.states import RUN_ACTIVE, RunStatus, run_sources
 from flowdeck.store.queries import Queries, prepared
+from flowdeck.store.raw import encode, in_list, list_param
+from flowdeck.store.rows import RUN_COLUMNS, RUN_SELECT, run_from, run_params
 from flowdeck.store.tables import run_events, runs
-from flowdeck.store.types import UTCDateTime
 
 _RUN_COLUMNS = [c for c in runs.c if c.name != "event_seq"]
 
 # PostgreSQL: a whole batch in one statement each, arrays and JSON as single parameters.
-_BUMP_MANY = sa.text(
+# PostgreSQL: a whole batch in one statement each, arrays and JSON as single parameters.
+_BUMP_MANY = (
     "UPDATE runs SET event_seq = runs.event_seq + v.n "
     "FROM (SELECT unnest(CAST(:ids AS text[])) AS id, unnest(CAST(:ns AS int[])) AS n) AS v "
     "WHERE runs.id = v.id RETURNING runs.id, runs.event_seq"
 )
-_INSERT_MANY_EVENTS = sa.text(
+_INSERT_MANY_EVENTS = (
     "INSERT INTO run_events (run_id, seq, type, data, created_at) "
     "SELECT x.run_id, x.seq, x.type, x.data, :now FROM jsonb_to_recordset(CAST(:rows AS jsonb)) "
     "AS x(run_id text, seq integer, type text, data jsonb)"
-).bindparams(sa.bindparam("now", type_=UTCDateTime()))
+)
+_INSERT_EVENT = (
+    "INSERT INTO run_events (run_id, seq, type, data, created_at) "
+    "VALUES (:run_id, :seq, :type, :data, :at)"
+)
+_INSERT_RUN = (
+    f"INSERT INTO runs ({', '.join([*RUN_COLUMNS, 'event_seq'])}) "
+    f"VALUES ({', '.join(':' + c for c in [*RUN_COLUMNS, 'event_seq'])})"
+)
 
 
 def _fair_queue() -> Any:
@@ -78,44 +88,19 @@ class RunQueries(Queries):
 
     async def insert_run(self, run: Run) -> None:
         """Store a new run."""
-        await self.conn.execute(
-            prepared("insert_run", runs.insert),
-            dict(
-                id=run.id,
-                workspace_id=run.workspace_id,
-                workflow_id=run.workflow_id,
-                workflow_version=run.workflow_version,
-                status=str(run.status),
-                trigger=run.trigger,
-                input_data=run.input_data,
-                output=run.output,
-                error=run.error,
-                cost=run.cost,
-                idempotency_key=run.idempotency_key,
-                max_concurrency=run.max_concurrency,
-                parent_run_id=run.parent_run_id,
-                parent_step_run_id=run.parent_step_run_id,
-                event_seq=0,
-                steps_remaining=run.steps_remaining,
-                steps_failed=run.steps_failed,
-                created_by=run.created_by,
-                created_at=run.created_at,
-                started_at=run.started_at,
-                completed_at=run.completed_at,
-            ),
-        )
+        db = await self.db()
+        await db.run(_INSERT_RUN, run_params(db, run))
 
     async def get_run(self, run_id: str, workspace_id: str | None = None) -> Run | None:
         """The run with this id (in the workspace, when one is given)."""
-        scoped = workspace_id is not None
-
-        def build() -> Any:
-            query = sa.select(*_RUN_COLUMNS).where(runs.c.id == sa.bindparam("b_id"))
-            return query.where(runs.c.workspace_id == sa.bindparam("b_ws")) if scoped else query
-
-        stmt = prepared(("get_run", scoped), build)
-        row = (await self.conn.execute(stmt, {"b_id": run_id, "b_ws": workspace_id})).first()
-        return _run(row) if row else None
+        db = await self.db()
+        sql = f"SELECT {RUN_SELECT} FROM runs WHERE id = :id"
+        params = {"id": run_id}
+        if workspace_id is not None:
+            sql += " AND workspace_id = :ws"
+            params["ws"] = workspace_id
+        rows = await db.rows(sql, params)
+        return run_from(db, rows[0]) if rows else None
 
     async def find_run_by_idempotency_key(self, workflow_id: str, key: str) -> Run | None:
         """The run an earlier start with this Idempotency-Key made."""
@@ -168,24 +153,13 @@ class RunQueries(Queries):
     ) -> bool:
         """Move the run to `to` if its status allows it by the transition table (narrowed to
         `only_from`): one conditional UPDATE; False when the run was not in such a status."""
-        keys = tuple(sorted(values))
-
-        def build() -> Any:
-            return (
-                runs.update()
-                .where(
-                    runs.c.id == sa.bindparam("b_id"),
-                    runs.c.status.in_(sa.bindparam("b_sources", expanding=True)),
-                )
-                .values(status=sa.bindparam("b_to"), **{k: sa.bindparam(f"v_{k}") for k in keys})
-            )
-
-        params = {f"v_{k}": v for k, v in values.items()}
-        params.update(
-            b_id=run_id, b_sources=[str(x) for x in run_sources(to, only_from)], b_to=str(to)
-        )
-        result = await self.conn.execute(prepared(("move_run", keys), build), params)
-        return result.rowcount == 1
+        db = await self.db()
+        sets = ", ".join(["status = :to", *(f"{k} = :v_{k}" for k in sorted(values))])
+        sql = f"UPDATE runs SET {sets} WHERE id = :id AND status {in_list(db, 'sources')}"
+        params = {f"v_{k}": encode(db, k, v) for k, v in values.items()}
+        sources = run_sources(to, only_from)
+        params.update(id=run_id, sources=list_param(db, sources), to=str(to))
+        return await db.run(sql, params) == 1
 
     async def update_run(self, run_id: str, **values: Any) -> None:
         """Set columns of a run unconditionally (counters reset on resume)."""
@@ -204,22 +178,15 @@ class RunQueries(Queries):
         self, run_id: str, *, remaining: int = 0, failed: int = 0, cost: float = 0.0
     ) -> tuple[int, int]:
         """Add to steps_remaining, steps_failed and cost; returns the new remaining, failed."""
-
-        def build() -> Any:
-            return (
-                runs.update()
-                .where(runs.c.id == sa.bindparam("b_id"))
-                .values(
-                    steps_remaining=runs.c.steps_remaining + sa.bindparam("b_remaining"),
-                    steps_failed=runs.c.steps_failed + sa.bindparam("b_failed"),
-                    cost=runs.c.cost + sa.bindparam("b_cost"),
-                )
-                .returning(runs.c.steps_remaining, runs.c.steps_failed)
-            )
-
-        params = {"b_id": run_id, "b_remaining": remaining, "b_failed": failed, "b_cost": cost}
-        row = (await self.conn.execute(prepared("run_counters", build), params)).one()
-        return int(row.steps_remaining), int(row.steps_failed)
+        db = await self.db()
+        sql = (
+            "UPDATE runs SET steps_remaining = steps_remaining + :remaining, "
+            "steps_failed = steps_failed + :failed, cost = cost + :cost WHERE id = :id "
+            "RETURNING steps_remaining, steps_failed"
+        )
+        params = {"id": run_id, "remaining": remaining, "failed": failed, "cost": cost}
+        (row,) = await db.rows(sql, params)
+        return int(row[0]), int(row[1])
 
     async def lock_admission(self) -> bool:
         """Serialise run admission across processes (SQLite's write lock already does).
@@ -299,21 +266,15 @@ class RunQueries(Queries):
         """Append events with the next sequence numbers; returns the last one."""
         if not events:
             return 0
-        bump = prepared(
-            "event_seq",
-            lambda: (
-                runs.update()
-                .where(runs.c.id == sa.bindparam("b_id"))
-                .values(event_seq=runs.c.event_seq + sa.bindparam("b_n"))
-                .returning(runs.c.event_seq)
-            ),
-        )
-        last = (await self.conn.execute(bump, {"b_id": run_id, "b_n": len(events)})).scalar_one()
+        db = await self.db()
+        bump = "UPDATE runs SET event_seq = event_seq + :n WHERE id = :id RETURNING event_seq"
+        ((last,),) = await db.rows(bump, {"id": run_id, "n": len(events)})
         first = int(last) - len(events) + 1
-        await self.conn.execute(
-            prepared("insert_events", run_events.insert),
+        at = db.time(now)
+        await db.run_many(
+            _INSERT_EVENT,
             [
-                {"run_id": run_id, "seq": first + i, "type": t, "data": d, "created_at": now}
+                {"run_id": run_id, "seq": first + i, "type": t, "data": db.json(d), "at": at}
                 for i, (t, d) in enumerate(events)
             ],
         )
@@ -331,20 +292,18 @@ class RunQueries(Queries):
             for run_id in sorted(batches):
                 await self.append_events(run_id, batches[run_id], now)
             return
+        db = await self.db()
         ids = sorted(batches)
-        bumped = await self.conn.execute(
-            _BUMP_MANY, {"ids": ids, "ns": [len(batches[run_id]) for run_id in ids]}
-        )
+        bumped = await db.rows(_BUMP_MANY, {"ids": ids, "ns": [len(batches[i]) for i in ids]})
         rows: list[dict[str, Any]] = []
-        for row in bumped:
-            run_id, last = row.id, row.event_seq
+        for run_id, last in bumped:
             events = batches[run_id]
             first = int(last) - len(events) + 1
             rows.extend(
                 {"run_id": run_id, "seq": first + i, "type": kind, "data": data}
                 for i, (kind, data) in enumerate(events)
             )
-        await self.conn.execute(_INSERT_MANY_EVENTS, {"rows": json.dumps(rows), "now": now})
+        await db.run(_INSERT_MANY_EVENTS, {"rows": json.dumps(rows), "now": now})
 
     async def list_events(
         self, run_id: str, after_seq: int = 0, limit: int = 1000
@@ -363,12 +322,6 @@ class RunQueries(Queries):
 
     async def set_run_error_once(self, run_id: str, error: str) -> None:
         """Record the run's first error; later ones do not overwrite it."""
-        stmt = prepared(
-            "run_error_once",
-            lambda: (
-                runs.update()
-                .where(runs.c.id == sa.bindparam("b_id"), runs.c.error.is_(None))
-                .values(error=sa.bindparam("b_error"))
-            ),
-        )
-        await self.conn.execute(stmt, {"b_id": run_id, "b_error": error})
+        db = await self.db()
+        sql = "UPDATE runs SET error = :error WHERE id = :id AND error IS NULL"
+        await db.run(sql, {"id": run_id, "error": error})

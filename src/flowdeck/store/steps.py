@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,7 +12,9 @@ import sqlalchemy as sa
 from flowdeck.domain.records import DependentUpdate, StepRun
 from flowdeck.domain.states import STEP_ACTIVE, STEP_TERMINAL, StepStatus, step_sources
 from flowdeck.store.dialect import recordset_insert, recordset_rows
-from flowdeck.store.queries import Queries, prepared
+from flowdeck.store.queries import Queries
+from flowdeck.store.raw import Driver, encode, in_list, list_param
+from flowdeck.store.rows import STEP_COLUMNS, step_params
 from flowdeck.store.tables import step_runs
 
 _S = step_runs.c
@@ -22,20 +25,26 @@ def expanding_ids(name: str = "ids") -> sa.BindParameter[Any]:
     return sa.bindparam(name, expanding=True)
 
 
-def _update_shape(keys: tuple[str, ...], by_ids: bool, by_worker: bool, returning: bool) -> Any:
-    """UPDATE step_runs SET status and `keys` WHERE id matches and status is in :sources."""
-    where = [
-        _S.id.in_(expanding_ids()) if by_ids else _S.id == sa.bindparam("sid"),
-        _S.status.in_(expanding_ids("sources")),
-    ]
+_INSERT_STEP = (
+    f"INSERT INTO step_runs ({', '.join(STEP_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in STEP_COLUMNS)})"
+)
+
+
+@lru_cache(maxsize=256)
+def _move_sql_text(dialect: str, keys: tuple[str, ...], by_worker: bool, many: bool) -> str:
+    db_list = "IN (SELECT value FROM json_each(:{0}))" if dialect == "sqlite" else "= ANY(:{0})"
+    sets = ", ".join(["status = :to", *(f"{k} = :v_{k}" for k in keys)])
+    target = f"id {db_list.format('ids')}" if many else "id = :sid"
+    sql = f"UPDATE step_runs SET {sets} WHERE {target} AND status {db_list.format('sources')}"
     if by_worker:
-        where.append(_S.lease_owner == sa.bindparam("worker"))
-    stmt = (
-        step_runs.update()
-        .where(*where)
-        .values(status=sa.bindparam("to"), **{k: sa.bindparam(f"v_{k}") for k in keys})
-    )
-    return stmt.returning(_S.id) if returning else stmt
+        sql += " AND lease_owner = :worker"
+    return sql + (" RETURNING id" if many else "")
+
+
+def _move_sql(db: Driver, keys: tuple[str, ...], *, by_worker: bool, many: bool = False) -> str:
+    """UPDATE of a step run's (or several's) status and `keys`, conditional on its status."""
+    return _move_sql_text(db.dialect, keys, by_worker, many)
 
 
 def _with_final(to: str, now: datetime, values: dict[str, Any]) -> dict[str, Any]:
@@ -108,14 +117,15 @@ class StepQueries(Queries):
     """Step runs."""
 
     async def insert_step_runs(self, steps: Sequence[StepRun]) -> None:
-        """Store new step runs in one statement."""
+        """Store new step runs (PostgreSQL: one statement, the rows as one JSON parameter)."""
         if not steps:
             return
-        rows = [_values(s) for s in steps]
-        if self.dialect == "postgresql" and len(rows) > 1:
-            await self.conn.execute(recordset_insert(step_runs), {"rows": recordset_rows(rows)})
+        db = await self.db()
+        if db.dialect == "postgresql" and len(steps) > 1:
+            rows = recordset_rows([_values(s) for s in steps])
+            await db.run(recordset_insert(step_runs).text, {"rows": rows})
             return
-        await self.conn.execute(prepared("insert_step_runs", step_runs.insert), rows)
+        await db.run_many(_INSERT_STEP, [step_params(db, s) for s in steps])
 
     async def get_step_run(self, step_run_id: str) -> StepRun | None:
         """One step run by id."""
@@ -153,22 +163,19 @@ class StepQueries(Queries):
 
     async def step_outputs(self, run_id: str, step_ids: Iterable[str] | None) -> dict[str, Any]:
         """Outputs of the current, completed attempts of the named steps (or all)."""
+        db = await self.db()
+        sql = (
+            "SELECT step_id, output FROM step_runs WHERE run_id = :run_id "
+            "AND is_current = TRUE AND status = 'completed'"
+        )
         params: dict[str, Any] = {"run_id": run_id}
         if step_ids is not None:
-            params["ids"] = list(step_ids)
-            if not params["ids"]:
+            ids = list(step_ids)
+            if not ids:
                 return {}
-
-        def build() -> Any:
-            query = sa.select(_S.step_id, _S.output).where(
-                _S.run_id == sa.bindparam("run_id"),
-                _S.is_current.is_(True),
-                _S.status == "completed",
-            )
-            return query if step_ids is None else query.where(_S.step_id.in_(expanding_ids()))
-
-        stmt = prepared(("step_outputs", step_ids is None), build)
-        return {r.step_id: r.output for r in await self.conn.execute(stmt, params)}
+            sql += f" AND step_id {in_list(db, 'ids')}"
+            params["ids"] = list_param(db, ids)
+        return {step_id: db.from_json(out) for step_id, out in await db.rows(sql, params)}
 
     async def move_step(
         self,
@@ -184,19 +191,15 @@ class StepQueries(Queries):
         """Move a step run to `to` if the transition table allows it from its status (narrowed
         to `only_from`; `through`: a status it passes on the way) and, with `worker_id`, the
         worker still holds its lease. False when it was not so."""
+        db = await self.db()
         values = _with_final(to, now, values)
-        keys = tuple(sorted(values))
-        stmt = prepared(
-            ("move_step", keys, worker_id is not None),
-            lambda: _update_shape(keys, False, worker_id is not None, False),
-        )
         sources = step_sources(to, only_from, through=through)
-        params = {f"v_{k}": v for k, v in values.items()}
-        params.update(
-            sid=step_run_id, sources=[str(x) for x in sources], to=str(to), worker=worker_id
-        )
-        result = await self.conn.execute(stmt, params)
-        return result.rowcount == 1
+        sql = _move_sql(db, tuple(sorted(values)), by_worker=worker_id is not None)
+        params = {f"v_{k}": encode(db, k, v) for k, v in values.items()}
+        params.update(sid=step_run_id, sources=list_param(db, sources), to=str(to))
+        if worker_id is not None:
+            params["worker"] = worker_id
+        return await db.run(sql, params) == 1
 
     async def lock_step(self, step_run_id: str, status: StepStatus) -> StepRun | None:
         """The step run, locked until the transaction ends, if it is in `status` (a change
@@ -245,54 +248,24 @@ class StepQueries(Queries):
         completed, failed, were skipped); returns the new counters."""
         if not step_ids:
             return []
-
-        def build() -> Any:
-            return (
-                step_runs.update()
-                .where(
-                    _S.run_id == sa.bindparam("b_run_id"),
-                    _S.step_id.in_(expanding_ids()),
-                    _S.is_current.is_(True),
-                    _S.status == "pending",
-                )
-                .values(
-                    deps_remaining=_S.deps_remaining - sa.bindparam("ended"),
-                    n_completed=_S.n_completed + sa.bindparam("completed"),
-                    n_failed=_S.n_failed + sa.bindparam("failed"),
-                    n_skipped=_S.n_skipped + sa.bindparam("skipped"),
-                )
-                .returning(
-                    _S.id,
-                    _S.step_id,
-                    _S.deps_remaining,
-                    _S.n_completed,
-                    _S.n_failed,
-                    _S.n_skipped,
-                )
-            )
-
-        rows = await self.conn.execute(
-            prepared("update_dependents", build),
-            {
-                "b_run_id": run_id,
-                "ids": list(step_ids),
-                "ended": ended,
-                "completed": completed,
-                "failed": failed,
-                "skipped": skipped,
-            },
+        db = await self.db()
+        sql = (
+            "UPDATE step_runs SET deps_remaining = deps_remaining - :ended, "
+            "n_completed = n_completed + :completed, n_failed = n_failed + :failed, "
+            "n_skipped = n_skipped + :skipped "
+            f"WHERE run_id = :run_id AND step_id {in_list(db, 'ids')} "
+            "AND is_current = TRUE AND status = 'pending' "
+            "RETURNING id, step_id, deps_remaining, n_completed, n_failed, n_skipped"
         )
-        return [
-            DependentUpdate(
-                id=r.id,
-                step_id=r.step_id,
-                deps_remaining=r.deps_remaining,
-                n_completed=r.n_completed,
-                n_failed=r.n_failed,
-                n_skipped=r.n_skipped,
-            )
-            for r in rows
-        ]
+        params = {
+            "run_id": run_id,
+            "ids": list_param(db, step_ids),
+            "ended": ended,
+            "completed": completed,
+            "failed": failed,
+            "skipped": skipped,
+        }
+        return [DependentUpdate(*row) for row in await db.rows(sql, params)]
 
     async def move_steps(
         self,
@@ -307,13 +280,13 @@ class StepQueries(Queries):
         (narrowed to `only_from`); returns the ids that moved."""
         if not ids:
             return []
+        db = await self.db()
         values = _with_final(to, now, values)
-        keys = tuple(sorted(values))
-        stmt = prepared(("move_steps", keys), lambda: _update_shape(keys, True, False, True))
-        params = {f"v_{k}": v for k, v in values.items()}
-        sources = [str(x) for x in step_sources(to, only_from)]
-        params.update(ids=list(ids), sources=sources, to=str(to))
-        return [r[0] for r in await self.conn.execute(stmt, params)]
+        sql = _move_sql(db, tuple(sorted(values)), by_worker=False, many=True)
+        params = {f"v_{k}": encode(db, k, v) for k, v in values.items()}
+        sources = step_sources(to, only_from)
+        params.update(ids=list_param(db, ids), sources=list_param(db, sources), to=str(to))
+        return [row[0] for row in await db.rows(sql, params)]
 
     async def active_steps_of_run(self, run_id: str) -> list[StepRun]:
         """Current step runs that have not ended (iterations included)."""
@@ -328,18 +301,13 @@ class StepQueries(Queries):
 
     async def run_has_steps_in(self, run_id: str, statuses: Sequence[StepStatus]) -> bool:
         """Whether any current step run of the run is in one of `statuses`."""
-        row = (
-            await self.conn.execute(
-                sa.select(_S.id)
-                .where(
-                    _S.run_id == run_id,
-                    _S.is_current.is_(True),
-                    _S.status.in_([str(x) for x in statuses]),
-                )
-                .limit(1)
-            )
-        ).first()
-        return row is not None
+        db = await self.db()
+        sql = (
+            "SELECT 1 FROM step_runs WHERE run_id = :run_id AND is_current = TRUE "
+            f"AND status {in_list(db, 'statuses')} LIMIT 1"
+        )
+        params = {"run_id": run_id, "statuses": list_param(db, statuses)}
+        return bool(await db.rows(sql, params))
 
     async def add_step_counters(
         self, step_run_id: str, *, completed: int = 0, failed: int = 0, skipped: int = 0

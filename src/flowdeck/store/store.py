@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import CursorResult, Dialect
 from sqlalchemy.exc import DBAPIError, IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
 
 from flowdeck.errors import Conflict, DatabaseBusy
@@ -29,6 +29,7 @@ from flowdeck.store.dialect import (
     is_transient,
     is_unique_violation,
 )
+from flowdeck.store.raw import Driver, PgDriver, SqliteDriver
 from flowdeck.store.tx import Tx
 
 if TYPE_CHECKING:
@@ -47,6 +48,29 @@ class _DirectConnection:
 
     async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
         return self._conn.execute(statement, parameters)
+
+    async def driver(self) -> Driver:
+        """The sqlite3 connection under this transaction."""
+        return SqliteDriver(self._conn.connection.driver_connection)
+
+
+class _PgConnection:
+    """SQLAlchemy's async connection, plus the psycopg connection under it."""
+
+    def __init__(self, conn: AsyncConnection) -> None:
+        self._conn = conn
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._conn.dialect
+
+    async def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        return await self._conn.execute(statement, parameters)
+
+    async def driver(self) -> Driver:
+        """The psycopg connection under this transaction."""
+        raw = await self._conn.get_raw_connection()
+        return PgDriver(raw.driver_connection)
 
 
 @dataclass
@@ -120,7 +144,7 @@ class Store:
                     if readonly:
                         aconn = await aconn.execution_options(readonly=True)
                     async with aconn.begin():
-                        yield Tx(aconn)
+                        yield Tx(_PgConnection(aconn))
                         committing = True
         except IntegrityError as exc:
             if is_unique_violation(exc):

@@ -1,0 +1,71 @@
+"""Rows of the hot tables as the driver returns them (`raw.py`), turned into records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowdeck.domain.records import Run, StepRun
+from flowdeck.domain.states import RunStatus, StepStatus
+from flowdeck.store.raw import Driver
+from flowdeck.store.tables import runs, step_runs
+
+STEP_COLUMNS = [c.name for c in step_runs.c]
+STEP_SELECT = ", ".join(f"step_runs.{name}" for name in STEP_COLUMNS)
+RUN_COLUMNS = [c.name for c in runs.c if c.name != "event_seq"]
+RUN_SELECT = ", ".join(f"runs.{name}" for name in RUN_COLUMNS)
+_STEP_JSON = ("output", "state")
+_STEP_TIMES = (
+    "available_at",
+    "wake_at",
+    "lease_expires_at",
+    "created_at",
+    "started_at",
+    "completed_at",
+)
+_RUN_JSON = ("input_data", "output")
+_RUN_TIMES = ("created_at", "started_at", "completed_at")
+
+
+def step_from(db: Driver, row: tuple[Any, ...]) -> StepRun:
+    """A step run from a row of `STEP_SELECT`."""
+    data = dict(zip(STEP_COLUMNS, row, strict=True))
+    for name in _STEP_JSON:
+        data[name] = db.from_json(data[name])
+    for name in _STEP_TIMES:
+        data[name] = db.from_time(data[name])
+    data["status"] = StepStatus(data["status"])
+    data["is_current"] = bool(data["is_current"])
+    return StepRun(**data)
+
+
+def run_from(db: Driver, row: tuple[Any, ...]) -> Run:
+    """A run from a row of `RUN_SELECT`."""
+    data = dict(zip(RUN_COLUMNS, row, strict=True))
+    for name in _RUN_JSON:
+        data[name] = db.from_json(data[name])
+    for name in _RUN_TIMES:
+        data[name] = db.from_time(data[name])
+    data["status"] = RunStatus(data["status"])
+    return Run(**data)
+
+
+def step_params(db: Driver, step: StepRun) -> dict[str, Any]:
+    """A step run as the parameters of an INSERT of every column."""
+    data = {name: getattr(step, name) for name in STEP_COLUMNS}
+    for name in _STEP_JSON:
+        data[name] = db.json(data[name])
+    for name in _STEP_TIMES:
+        data[name] = db.time(data[name])
+    data["status"] = str(step.status)
+    return data
+
+
+def run_params(db: Driver, run: Run) -> dict[str, Any]:
+    """A run as the parameters of an INSERT of every column."""
+    data = {name: getattr(run, name) for name in RUN_COLUMNS}
+    for name in _RUN_JSON:
+        data[name] = db.json(data[name])
+    for name in _RUN_TIMES:
+        data[name] = db.time(data[name])
+    data["status"] = str(run.status)
+    return {**data, "event_seq": 0}
