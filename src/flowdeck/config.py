@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     script_cpu_seconds: int = Field(default=60, ge=1)
     script_memory_mb: int = Field(default=512, ge=16)
     run_worker: bool = True
+    # `flowdeck serve` runs its worker as a child process (the API's event loop never waits
+    # behind engine work, and both cores are used); false runs it inside the server process.
+    worker_process: bool = True
     # Runaway runs: how deep child runs of `workflow` steps may nest (SPEC §4).
     max_run_depth: int = Field(default=10, ge=1, le=100)
     schedule_poll_seconds: float = Field(default=1.0, gt=0)

@@ -105,7 +105,8 @@ def serve(
     log_level: LogLevel = None,
     log_format: LogFormat = None,
 ) -> None:
-    """Run the API server (with scheduler and worker) in this process."""
+    """Run the API server (with the scheduler) and its worker (a process of its own unless
+    FLOWDECK_WORKER_PROCESS=false)."""
     import uvicorn
 
     from flowdeck.api.app import create_app
@@ -122,15 +123,26 @@ def serve(
     )
     configure_logging(settings.log_format, settings.log_level)
     prepare_database(settings)
+    worker = None
+    if settings.run_worker and settings.worker_process:
+        from flowdeck.cli.worker_process import WorkerProcess
+
+        worker = WorkerProcess(settings)
+        worker.start()
+        settings = settings.model_copy(update={"run_worker": False})
     status_line(settings, err, f"Flowdeck listening on http://{settings.host}:{settings.port}")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=logging_config(settings.log_format, settings.log_level),
-        access_log=False,
-    )
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level.lower(),
+            log_config=logging_config(settings.log_format, settings.log_level),
+            access_log=False,
+        )
+    finally:
+        if worker is not None:
+            worker.stop()
 
 
 @app.command()

@@ -62,6 +62,9 @@ async def admit(t: Txn, fair: Turns) -> list[str]:
     free = t.limits.max_running_runs - sum(counts.values())
     if free <= 0:
         return []
+    # One batch per transaction, so it stays short; a full batch admits again right after.
+    capped = free > t.limits.admit_batch
+    free = min(free, t.limits.admit_batch)
     full = [wf for wf, (n, cap) in running.items() if cap is not None and n >= cap]
     queue = await t.tx.queued_runs(
         limit=max(free * 20, 100), per_workspace=free, skip_workflows=full
@@ -77,6 +80,8 @@ async def admit(t: Txn, fair: Turns) -> list[str]:
             counts[run.workflow_id] = counts.get(run.workflow_id, 0) + 1
             fair.served(run.workspace_id)
             started.append(run.id)
+    if capped and len(started) >= free:
+        t.fx.admit = True
     return started
 
 

@@ -49,6 +49,7 @@ class Runtime(Generic[TxT]):
         self.limits = Limits(
             max_running_runs=self.settings.max_running_runs,
             max_run_depth=self.settings.max_run_depth,
+            admit_batch=self.settings.admit_batch,
         )
         self._own_http: httpx.AsyncClient | None = None
         if step_env is None:
@@ -67,7 +68,12 @@ class Runtime(Generic[TxT]):
 
         A worker's transactions may execute pure steps inside themselves (`claim`)."""
         executor = (
-            Executor(self.handlers, self.step_env, self.settings.max_inline_steps)
+            Executor(
+                self.handlers,
+                self.step_env,
+                self.settings.max_inline_steps,
+                self.settings.max_inline_seconds,
+            )
             if worker is not None
             else None
         )

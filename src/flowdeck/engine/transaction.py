@@ -45,14 +45,32 @@ from flowdeck.engine.work import (
 S = StepStatus
 
 
+@dataclass
+class InlineBudget:
+    """How much more pure-step work one transaction may do before it must commit: steps, and
+    a deadline (perf_counter), so the write lock is never held long."""
+
+    steps: int
+    deadline: float
+
+    def spent(self) -> bool:
+        """No more inline work in this transaction."""
+        return self.steps <= 0 or time.perf_counter() >= self.deadline
+
+
 @dataclass(frozen=True)
 class Executor:
     """What executing steps inside a worker's transaction needs."""
 
     handlers: Mapping[str, StepHandler]
     env: StepEnvironment
-    # At most this many steps execute inside one transaction; the rest go to tasks.
+    # Per transaction; what is left over is claimed and run as tasks.
     max_inline_steps: int = 1000
+    max_inline_seconds: float = 0.02
+
+    def budget(self) -> InlineBudget:
+        """A fresh budget for one transaction."""
+        return InlineBudget(self.max_inline_steps, time.perf_counter() + self.max_inline_seconds)
 
 
 class RunTransaction(Generic[TxT]):
@@ -205,21 +223,19 @@ class RunTransaction(Generic[TxT]):
     ) -> list[Claimed]:
         """Admit runs (when `admit`, or by default when this transaction freed or queued
         some), then lease the steps this transaction made ready, and with `sweep` any other
-        ready steps, up to `capacity`. Pure steps execute here at once; the rest are returned
-        for the worker to run."""
+        ready steps, up to `capacity`. Pure steps execute here at once, within the inline
+        budget (so the transaction stays short); the rest are returned for the worker to run."""
         t = self._t
         if admit or (admit is None and t.fx.admit):
             await self.admit()
         spawn: list[Claimed] = []
         runs = dict(known or {})
-        budget = [self._executor.max_inline_steps if self._executor else 0]
+        budget = self._executor.budget() if self._executor else InlineBudget(0, 0.0)
         await self._claim_fresh(worker_id, capacity, lease_until, runs, spawn, budget)
         if sweep and capacity > len(spawn):
             now = t.now()
             steps = await t.tx.claim_ready_steps(worker_id, capacity - len(spawn), now, lease_until)
-            budget[0] -= await self._execute_pure(
-                await prepare_claims(t, steps, runs), worker_id, spawn
-            )
+            await self._execute_pure(await prepare_claims(t, steps, runs), worker_id, spawn, budget)
             await self._claim_fresh(worker_id, capacity, lease_until, runs, spawn, budget)
         return spawn
 
@@ -230,16 +246,17 @@ class RunTransaction(Generic[TxT]):
         lease_until: datetime,
         runs: dict[str, Run],
         spawn: list[Claimed],
-        budget: list[int],
+        budget: InlineBudget,
     ) -> None:
-        """Lease the steps this transaction made ready: the pure ones (up to the inline
-        budget) execute here, and may make more ready; the others up to `capacity`."""
+        """Lease the steps this transaction made ready: pure ones while the inline budget
+        lasts (they execute here and may make more ready), the others up to `capacity`."""
         t = self._t
         while t.fresh:
             fresh, t.fresh = t.fresh, {}
-            pure = [i for i, (_, kind) in fresh.items() if self._inline(kind)][: max(budget[0], 0)]
-            other = [i for i, (_, kind) in fresh.items() if not self._inline(kind)]
-            take = pure + other[: max(capacity - len(spawn), 0)]
+            inline = not budget.spent()
+            pure = [i for i, (_, kind) in fresh.items() if inline and self._inline(kind)]
+            other = [i for i in fresh if i not in set(pure)]
+            take = pure[: budget.steps] + other[: max(capacity - len(spawn), 0)]
             if len(take) < len(fresh):
                 t.ready_later()  # left in the queue for the next claim, here or elsewhere
             if not take:
@@ -247,31 +264,29 @@ class RunTransaction(Generic[TxT]):
             runs.update((run.id, run) for run, _ in fresh.values())
             steps = await t.tx.claim_steps(take, worker_id, t.now(), lease_until)
             claimed = await prepare_claims(t, steps, runs)
-            budget[0] -= await self._execute_pure(claimed, worker_id, spawn)
+            await self._execute_pure(claimed, worker_id, spawn, budget)
 
     def _inline(self, step_type: str) -> bool:
         return self._executor is not None and step_facts(step_type).pure
 
     async def _execute_pure(
-        self, claimed: list[Claimed], worker_id: str, spawn: list[Claimed]
-    ) -> int:
-        """Execute the pure claimed steps here (queueing their outcomes), add the others to
-        `spawn`; returns how many executed."""
+        self, claimed: list[Claimed], worker_id: str, spawn: list[Claimed], budget: InlineBudget
+    ) -> None:
+        """Execute the pure claimed steps here while the budget lasts (queueing their
+        outcomes); add the others to `spawn`."""
         executed = 0
         for c in claimed:
-            if self._executor is None or not self._inline(c.step.step_type):
+            if self._executor is None or not self._inline(c.step.step_type) or budget.spent():
                 spawn.append(c)
                 continue
             started = time.perf_counter()
             outcome = await execute_claimed(c, self._executor.handlers, self._executor.env)
             metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
             self._t.push(ApplyOutcome(c.run, c.step, outcome, worker_id=worker_id))
+            budget.steps -= 1
             executed += 1
         if executed:
             await self._work()
-        return executed
-
-    # -- the queue ----------------------------------------------------------------------------
 
     async def _dispatch(self, item: Item) -> None:
         t = self._t

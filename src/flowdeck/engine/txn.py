@@ -26,6 +26,7 @@ class Limits:
 
     max_running_runs: int = 10
     max_run_depth: int = 10
+    admit_batch: int = 64
 
 
 class Txn:

@@ -28,6 +28,10 @@ class WorkerSettings:
     max_run_depth: int = DEFAULT_MAX_RUN_DEPTH
     # Pure steps (transform, condition, loop items) executed inside one transaction at most.
     max_inline_steps: int = 1000
+    # …and for at most this long, so one transaction never holds the database for long.
+    max_inline_seconds: float = 0.02
+    # Runs admitted by one transaction at most (the next admits more at once).
+    admit_batch: int = 64
 
     def poll_seconds_with(self, signals: Signals | None) -> float:
         """How often a waiter polls for what a lost signal would have told it."""

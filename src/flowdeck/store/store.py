@@ -29,8 +29,10 @@ from flowdeck.store.dialect import (
     is_transient,
     is_unique_violation,
 )
+from flowdeck.store.local_signals import LocalSignalTransport
 from flowdeck.store.raw import Driver, PgDriver, SqliteDriver
 from flowdeck.store.tx import Tx
+from flowdeck.store.write_gate import WriteGate
 
 if TYPE_CHECKING:
     from flowdeck.store.notify import PgNotifyTransport
@@ -104,8 +106,12 @@ class Store:
         self._sync: sa.Engine | None = None
         self._async: AsyncEngine | None = None
         self._lock = asyncio.Lock()
+        self._gate: WriteGate | None = None
         if self.sqlite:
             self._sync = create_sqlite_engine(url)
+            path = sa.engine.make_url(url).database
+            if path and path != ":memory:":
+                self._gate = WriteGate(f"{path}-writer")
         else:
             self._async = create_engine(url, pool_size=pool_size)
 
@@ -123,6 +129,8 @@ class Store:
         """Release every pooled connection."""
         if self._sync is not None:
             self._sync.dispose()
+        if self._gate is not None:
+            self._gate.close()
         if self._async is not None:
             await self._async.dispose()
 
@@ -132,12 +140,18 @@ class Store:
         try:
             if self._sync is not None:
                 async with self._lock:
-                    with self._sync.connect() as conn:
-                        if readonly:
-                            conn = conn.execution_options(readonly=True)
-                        with conn.begin():
-                            yield Tx(_DirectConnection(conn))
-                            committing = True
+                    if not readonly and self._gate is not None:
+                        await self._gate.acquire()
+                    try:
+                        with self._sync.connect() as conn:
+                            if readonly:
+                                conn = conn.execution_options(readonly=True)
+                            with conn.begin():
+                                yield Tx(_DirectConnection(conn))
+                                committing = True
+                    finally:
+                        if not readonly and self._gate is not None:
+                            self._gate.release()
             else:
                 assert self._async is not None
                 async with self._async.connect() as aconn:
@@ -166,10 +180,11 @@ class Store:
             if writes is not None:
                 writes.committed += 1
 
-    def signal_transport(self) -> PgNotifyTransport | None:
-        """LISTEN/NOTIFY between the processes sharing a PostgreSQL database; None on SQLite."""
+    def signal_transport(self) -> PgNotifyTransport | LocalSignalTransport:
+        """How the processes sharing this database wake each other: LISTEN/NOTIFY on
+        PostgreSQL, Unix datagram sockets on SQLite (its processes share a machine)."""
         if self.sqlite:
-            return None
+            return LocalSignalTransport(sa.engine.make_url(self.url).database or "")
         from flowdeck.store.notify import PgNotifyTransport  # psycopg: PostgreSQL installs only
 
         return PgNotifyTransport(self.url)
