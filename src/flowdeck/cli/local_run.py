@@ -16,6 +16,7 @@ from rich.table import Table
 from flowdeck.config import Settings
 from flowdeck.domain.clock import SystemClock
 from flowdeck.domain.records import Run, StepRun
+from flowdeck.engine.egress import ALLOW_ALL
 from flowdeck.errors import Conflict
 from flowdeck.services.auth import AuthService, Principal
 from flowdeck.services.container import Services
@@ -33,6 +34,10 @@ STATUS_STYLE = {
     "ready": "blue",
 }
 FINISHED = ("completed", "failed", "cancelled")
+LOCAL_EGRESS_NOTE = (
+    "flowdeck run: the egress guard is off in local mode; steps may reach any address, "
+    "loopback and intranet included (set FLOWDECK_HTTP_ALLOW to guard)"
+)
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:
@@ -77,6 +82,16 @@ def _table(run: Run | None, steps: list[StepRun]) -> Table:
     return table
 
 
+def local_settings(data_dir: Path, url: str, console: Console) -> Settings:
+    """Settings for a local run: one user on their own machine, so every address is allowed
+    unless FLOWDECK_HTTP_ALLOW says otherwise (then that list guards, as on a server)."""
+    settings = Settings(data_dir=data_dir, database_url=url, poll_seconds=0.2)
+    if "http_allow" in settings.model_fields_set:
+        return settings
+    console.print(LOCAL_EGRESS_NOTE, style="dim", highlight=False)
+    return settings.model_copy(update={"http_allow": ALLOW_ALL})
+
+
 async def run_definition(
     definition: dict[str, Any], inputs: dict[str, Any], console: Console, *, live: bool = True
 ) -> tuple[Run, list[StepRun]]:
@@ -84,7 +99,7 @@ async def run_definition(
     with tempfile.TemporaryDirectory(prefix="flowdeck-run-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'flowdeck.db'}"
         upgrade(url)
-        settings = Settings(data_dir=Path(tmp), database_url=url, poll_seconds=0.2)
+        settings = local_settings(Path(tmp), url, console)
         store = Store.from_url(url)
         services = Services.build(settings, store, SystemClock())
         try:
