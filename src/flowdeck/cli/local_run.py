@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -17,7 +18,7 @@ from flowdeck.config import Settings
 from flowdeck.domain.clock import SystemClock
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.engine.egress import ALLOW_ALL
-from flowdeck.errors import Conflict
+from flowdeck.errors import Conflict, InvalidInput
 from flowdeck.services.auth import AuthService, Principal
 from flowdeck.services.container import Services
 from flowdeck.store.migrate import upgrade
@@ -85,10 +86,14 @@ def _table(run: Run | None, steps: list[StepRun]) -> Table:
 def local_settings(data_dir: Path, url: str, console: Console) -> Settings:
     """Settings for a local run: one user on their own machine, so every address is allowed
     unless FLOWDECK_HTTP_ALLOW says otherwise (then that list guards, as on a server)."""
-    settings = Settings(data_dir=data_dir, database_url=url, poll_seconds=0.2)
+    try:
+        settings = Settings(data_dir=data_dir, database_url=url, poll_seconds=0.2)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise InvalidInput("Invalid FLOWDECK_* settings", errors=problems) from None
     if "http_allow" in settings.model_fields_set:
         return settings
-    console.print(LOCAL_EGRESS_NOTE, style="dim", highlight=False)
+    console.print(LOCAL_EGRESS_NOTE, style="dim", highlight=False, soft_wrap=True)
     return settings.model_copy(update={"http_allow": ALLOW_ALL})
 
 
