@@ -84,8 +84,10 @@ def _table(run: Run | None, steps: list[StepRun]) -> Table:
 
 
 def local_settings(data_dir: Path, url: str, console: Console) -> Settings:
-    """Settings for a local run: one user on their own machine, so every address is allowed
-    unless FLOWDECK_HTTP_ALLOW says otherwise (then that list guards, as on a server)."""
+    """Settings for a local run: every address allowed unless FLOWDECK_HTTP_ALLOW is set.
+
+    One user on their own machine; with the variable set, that list guards as on a server.
+    """
     try:
         settings = Settings(data_dir=data_dir, database_url=url, poll_seconds=0.2)
     except ValidationError as exc:
