@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flowdeck.engine.egress import parse_allow_list
+
 
 class Settings(BaseSettings):
     """Every setting of a Flowdeck process; each is also `FLOWDECK_<NAME>`."""
@@ -52,6 +54,15 @@ class Settings(BaseSettings):
     # Runaway runs: how deep child runs of `workflow` steps may nest (SPEC §4).
     max_run_depth: int = Field(default=10, ge=1, le=100)
     schedule_poll_seconds: float = Field(default=1.0, gt=0)
+    # Egress guard (outbound step requests, SPEC §9): intranet targets steps may reach,
+    # comma-separated CIDRs, hosts or host:port ("*" allows every address).
+    http_allow: str = ""
+
+    @field_validator("http_allow")
+    @classmethod
+    def _readable_allow_list(cls, value: str) -> str:
+        parse_allow_list(value)
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -9,6 +9,7 @@ import httpx
 from flowdeck.domain.clock import Clock
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
+from flowdeck.engine.egress import EgressPolicy, step_client
 from flowdeck.engine.events import EventBus
 from flowdeck.engine.flow import StepFlow
 from flowdeck.engine.ports import EngineStore
@@ -31,6 +32,7 @@ class Runtime:
         step_env: StepEnvironment | None = None,
         decrypt: Callable[[str], str] | None = None,
         signals: Signals | None = None,
+        egress: EgressPolicy | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -45,7 +47,8 @@ class Runtime:
         )
         self._own_http: httpx.AsyncClient | None = None
         if step_env is None:
-            self._own_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=True)
+            # Steps reach the network only through the egress guard; None guards by default.
+            self._own_http = step_client(egress or EgressPolicy())
             step_env = StepEnvironment(http=self._own_http, clock=clock)
         self.step_env = step_env
         self.worker: Worker | None = None

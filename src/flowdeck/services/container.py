@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from flowdeck.config import Settings
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock, SystemClock
+from flowdeck.engine.egress import EgressPolicy, parse_allow_list
 from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.signals import Signals
 from flowdeck.engine.steps.registry import all_handlers, config_registry
@@ -65,6 +66,7 @@ class Services:
             settings=worker_settings(settings),
             decrypt=box.decrypt,
             signals=Signals(transport) if transport is not None else None,
+            egress=egress_policy(settings),
         )
         env = runtime.step_env
         env.allow_scripts = settings.allow_scripts
@@ -100,6 +102,17 @@ class Services:
                 live_within_seconds=settings.lease_seconds,
             ),
         )
+
+
+def egress_policy(settings: Settings) -> EgressPolicy:
+    """Where steps may connect: FLOWDECK_HTTP_ALLOW, plus the operator's own LLM endpoint.
+
+    An agent's own base_url (set through the API) gets no such pass: it is guarded like any URL.
+    """
+    policy = parse_allow_list(settings.http_allow)
+    if settings.llm_base_url:
+        policy = policy.with_endpoint(settings.llm_base_url)
+    return policy
 
 
 def worker_settings(settings: Settings) -> WorkerSettings:
