@@ -62,7 +62,6 @@ def spellings(secret: str) -> set[str]:
     """Every spelling of `secret` that is masked whole (see the module docstring)."""
     if len(secret) < VARIANT_MIN_LENGTH:
         return {secret}
-    raw = secret.encode("utf-8")
     out = {
         secret,
         secret[::-1],
@@ -70,13 +69,14 @@ def spellings(secret: str) -> set[str]:
         secret.lower(),
         secret.title(),
         secret.swapcase(),
-        raw.hex(),
-        quote(secret, safe=""),
-        quote(secret),
-        quote_plus(secret),
         json.dumps(secret)[1:-1],
         json.dumps(secret, ensure_ascii=False)[1:-1],
     }
+    try:
+        raw = secret.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: no byte encoding of it can be sent anyway
+        return out
+    out |= {raw.hex(), quote(secret, safe=""), quote(secret), quote_plus(secret)}
     return out | _base64_spellings(raw)
 
 
