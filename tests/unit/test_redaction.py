@@ -129,3 +129,11 @@ def test_no_spelling_survives_between_arbitrary_text(secret: str, before: str, a
         if name == "slice" and len(text) < FRAGMENT_LENGTH:
             continue
         assert text not in redactor.redact_text(f"{before}{text}{after}"), name
+
+
+def test_kept_values_stay_whole_though_they_share_fragments() -> None:
+    # Two keys of one account share a long prefix; an agent step may send the one it names.
+    named, other = "sk_live_51HqZ-named-0001", "sk_live_51HqZ-other-0002"
+    redactor = Redactor({"OTHER": other}, keep=[named])
+    assert redactor.redact(f"use {named}, not {other}") == f"use {named}, not {MASK}"
+    assert Redactor({"OTHER": other}).redact(named) == f"{MASK}named-0001"

@@ -129,8 +129,13 @@ def _automaton(values: tuple[str, ...]) -> tuple[ahocorasick.Automaton, int]:
 class Redactor:
     """Masks every spelling of the secret values in a value, however deeply nested."""
 
-    def __init__(self, secrets: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, secrets: Mapping[str, str] | None = None, *, keep: Iterable[str] = ()
+    ) -> None:
+        """`keep`: values to leave whole wherever they appear, although fragments of them may
+        look like fragments of a masked secret (the secrets an agent step may send by name)."""
         self.secrets: dict[str, str] = dict(secrets or {})
+        self._keep = tuple(sorted({v for v in keep if v}, key=len, reverse=True))
         values = tuple(sorted({v for v in self.secrets.values() if v}))
         compiled: tuple[ahocorasick.Automaton | None, int] = (
             _automaton(values) if values else (None, 0)
@@ -159,6 +164,8 @@ class Redactor:
             if pattern.exact is not None and text[start : end + 1] not in pattern.exact:
                 continue
             spans.append((start, end + 1))
+        if spans and self._keep:
+            spans = _outside(spans, _occurrences(text, self._keep))
         if not spans:
             return text
         spans.sort()
@@ -201,6 +208,21 @@ class Redactor:
         copies[id(item)] = copy
         stack.append((item, copy))
         return copy
+
+
+def _occurrences(text: str, values: Iterable[str]) -> list[tuple[int, int]]:
+    found = []
+    for value in values:
+        start = text.find(value)
+        while start >= 0:
+            found.append((start, start + len(value)))
+            start = text.find(value, start + 1)
+    return found
+
+
+def _outside(spans: list[tuple[int, int]], kept: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The spans not wholly inside a kept one."""
+    return [s for s in spans if not any(k[0] <= s[0] and s[1] <= k[1] for k in kept)]
 
 
 def _free_key(taken: Mapping[Any, Any], key: str) -> str:

@@ -66,6 +66,7 @@ class Delivery:
     key: str
     window: timedelta
     described: str
+    remedy: str
 
 
 def _shown(secret: str | None) -> str | None:
@@ -200,7 +201,10 @@ class AccessService:
                 raise Unauthorized("The webhook-signature does not match the message")
             standard.check_time(self.clock.now())
             delivery = Delivery(
-                standard.replay_key(), STANDARD_REPLAY_WINDOW, f"webhook-id '{standard.id}'"
+                standard.replay_key(),
+                STANDARD_REPLAY_WINDOW,
+                f"webhook-id '{standard.id}'",
+                "a new delivery needs a new webhook-id",
             )
         elif credentials.legacy_signature is not None:
             signature = credentials.legacy_signature
@@ -216,7 +220,10 @@ class AccessService:
                     "legacy_webhook_signature: true on it to accept X-Flowdeck-Signature"
                 )
             delivery = Delivery(
-                legacy_replay_key(signature), LEGACY_REPLAY_WINDOW, "this signed body"
+                legacy_replay_key(signature),
+                LEGACY_REPLAY_WINDOW,
+                "this signed body",
+                "within 24 hours a new delivery needs another body (add a timestamp or an id)",
             )
         else:
             prefix = "Hooks do not take API keys. " if token is not None else ""
@@ -276,7 +283,7 @@ class AccessService:
         started = f" (it started run {earlier})" if earlier else ""
         raise Conflict(
             f"This delivery was already received: {delivery.described} was accepted "
-            f"before{started}; a new delivery needs a new id and signature"
+            f"before{started}; {delivery.remedy}"
         )
 
     async def purge_webhook_deliveries(self, limit: int) -> int:
