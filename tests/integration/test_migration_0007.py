@@ -60,5 +60,11 @@ def test_existing_webhook_workflows_keep_the_legacy_scheme(database_url: str) ->
             flags = {row[0]: bool(row[1]) for row in rows}
             assert flags == {"wf_hooked": True, "wf_manual": False, "wf_unsigned": False}
             assert conn.execute(sa.text("SELECT COUNT(*) FROM webhook_replays")).scalar() == 0
+        # Down again keeps every workflow (SQLite must not rebuild the table: that would
+        # cascade to its runs), and up again restores the schema.
+        _migrate(database_url, "0006", down=True)
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM workflows")).scalar() == 3
+        _migrate(database_url, "head")
     finally:
         engine.dispose()

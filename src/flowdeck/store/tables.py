@@ -78,6 +78,8 @@ workflows = sa.Table(
     sa.UniqueConstraint("workspace_id", "slug"),
     sa.UniqueConstraint("workspace_id", "name"),
     sa.Index("ix_workflows_workspace_status", "workspace_id", "status"),
+    # Inbound hooks name a workflow by slug without its workspace.
+    sa.Index("ix_workflows_slug", "slug"),
 )
 
 workflow_tags = sa.Table(

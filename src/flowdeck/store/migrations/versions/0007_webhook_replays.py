@@ -1,4 +1,5 @@
-"""inbound webhook replay records, and the per-workflow opt-in to the legacy signature
+"""inbound webhook replay records, the per-workflow opt-in to the legacy signature, and an
+index on workflow slugs (hooks name a workflow by slug without its workspace)
 
 Revision ID: 0007
 Revises: 0006
@@ -23,7 +24,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("workflows", schema=None) as batch_op:
+    with op.batch_alter_table("workflows", schema=None, recreate="never") as batch_op:
         batch_op.add_column(
             sa.Column(
                 "legacy_webhook_signature",
@@ -32,6 +33,7 @@ def upgrade() -> None:
                 server_default=sa.false(),
             )
         )
+        batch_op.create_index("ix_workflows_slug", ["slug"], unique=False)
     workflows = sa.table(
         "workflows",
         sa.column("trigger_type", sa.String()),
@@ -68,5 +70,8 @@ def downgrade() -> None:
     with op.batch_alter_table("webhook_replays", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_replays_expires_at"))
     op.drop_table("webhook_replays")
-    with op.batch_alter_table("workflows", schema=None) as batch_op:
+    # Never by copying the table: on SQLite, dropping `workflows` to rebuild it would cascade
+    # to its runs (foreign keys are on). SQLite ≥ 3.35 drops a plain column in place.
+    with op.batch_alter_table("workflows", schema=None, recreate="never") as batch_op:
+        batch_op.drop_index("ix_workflows_slug")
         batch_op.drop_column("legacy_webhook_signature")
