@@ -91,16 +91,17 @@ class _Pattern:
 
 def _patterns(values: Iterable[str]) -> dict[str, _Pattern]:
     found: dict[str, _Pattern] = {}
+    # Any-case patterns of one length share one object: most are the 10-character fragments.
+    any_case: dict[int, _Pattern] = {}
 
     def add(text: str, exact: str | None) -> None:
         key = text.translate(_FOLD)
         old = found.get(key)
-        if old is not None and (old.exact is None or exact is None):
-            found[key] = _Pattern(len(key), None)
-        elif old is not None and old.exact is not None and exact is not None:
-            found[key] = _Pattern(len(key), old.exact | {exact})
+        if exact is None or (old is not None and old.exact is None):
+            found[key] = any_case.setdefault(len(key), _Pattern(len(key), None))
         else:
-            found[key] = _Pattern(len(key), frozenset({exact}) if exact is not None else None)
+            kept = old.exact if old is not None and old.exact is not None else frozenset()
+            found[key] = _Pattern(len(key), kept | {exact})
 
     for secret in values:
         if len(secret) < VARIANT_MIN_LENGTH:
@@ -114,7 +115,7 @@ def _patterns(values: Iterable[str]) -> dict[str, _Pattern]:
     return found
 
 
-@functools.lru_cache(maxsize=256)
+@functools.lru_cache(maxsize=64)
 def _automaton(values: tuple[str, ...]) -> tuple[ahocorasick.Automaton, int]:
     """The compiled automaton of a set of secret values (built once per distinct set) and the
     length of its shortest pattern."""
