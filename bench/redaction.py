@@ -45,15 +45,18 @@ class Naive:
         self.values = sorted({v for v in values.values() if v}, key=len, reverse=True)
 
     def redact(self, value: Any) -> Any:
+        return self._walk(value) if self.values else value
+
+    def _walk(self, value: Any) -> Any:
         if isinstance(value, str):
             for secret in self.values:
                 if secret in value:
                     value = value.replace(secret, "***")
             return value
         if isinstance(value, dict):
-            return {self.redact(k): self.redact(v) for k, v in value.items()}
+            return {self._walk(k): self._walk(v) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.redact(v) for v in value]
+            return [self._walk(v) for v in value]
         return value
 
 
