@@ -33,6 +33,9 @@ class WorkflowCreate(RequestBody):
     slug: str | None = None
     status: str = "active"
     visibility: str = "private"
+    legacy_webhook_signature: bool = Field(
+        default=False, description="Inbound hooks also accept X-Flowdeck-Signature (legacy)"
+    )
 
 
 class WorkflowUpdate(RequestBody):
@@ -45,6 +48,7 @@ class WorkflowUpdate(RequestBody):
     tags: list[str] | None = None
     trigger_type: str | None = None
     visibility: str | None = None
+    legacy_webhook_signature: bool | None = None
 
 
 class ValidateRequest(RequestBody):

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from flowdeck.domain import templating
+from flowdeck.domain.credentials import credential_warnings
 from flowdeck.domain.definition import InputSpec, StepDef, WorkflowDefinition
 from flowdeck.domain.graph import ancestor_map, ancestors, find_cycles
 from flowdeck.domain.inputs import input_type_problem, json_type_name
@@ -400,4 +401,5 @@ def validate_definition(
             validator.errors += error_sentences(exc, WorkflowDefinition)
     # A problem seen by two schemas (a step's and its config's) is reported once.
     errors = list(dict.fromkeys(validator.errors))
-    return ValidationResult(errors, list(dict.fromkeys(validator.warnings)), definition)
+    warnings = [*validator.warnings, *credential_warnings(raw)]
+    return ValidationResult(errors, list(dict.fromkeys(warnings)), definition)

@@ -29,7 +29,7 @@ from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepFailed, StepHandler
 from flowdeck.errors import FlowdeckError
-from flowdeck.logs import bind_log_context
+from flowdeck.logs import bind_log_context, bind_log_redactor
 
 log = logging.getLogger("flowdeck.worker")
 
@@ -277,6 +277,7 @@ class Worker:
         bind_log_context(
             run_id=c.run.id, step_id=c.step.step_id, attempt=c.step.attempt, worker_id=self.id
         )
+        bind_log_redactor(c.redactor.redact_text)
         started = time.perf_counter()
         try:
             outcome = await execute_claimed(c, step_def, self.handlers, self.step_env)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,9 +62,11 @@ class RunService:
         input_data: Mapping[str, Any] | None = None,
         trigger: str = "manual",
         idempotency_key: str | None = None,
+        record: Callable[[TxPort, Run], Awaitable[None]] | None = None,
     ) -> tuple[Run, bool]:
         """Queue a run (a worker starts it when a slot is free); returns it and whether it is
-        new."""
+        new. `record` runs in the same transaction once the run exists (an inbound webhook
+        notes its delivery there), so both commit or neither does."""
         principal.require("workflows:run")
         if trigger not in TRIGGERS:
             raise InvalidInput(
@@ -99,6 +101,8 @@ class RunService:
                     created_by=principal.name,
                     idempotency_key=idempotency_key,
                 )
+                if record is not None:
+                    await record(tx, run)
                 # Admission is the worker's: it starts queued runs in batches, first in first
                 # out, in the same transaction that claims their first steps.
         except Conflict:

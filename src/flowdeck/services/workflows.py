@@ -160,6 +160,7 @@ class WorkflowService:
         slug: str | None = None,
         status: str = "active",
         visibility: str = "private",
+        legacy_webhook_signature: bool = False,
     ) -> Workflow:
         """Validate and store a new workflow with its version 1."""
         principal.require("workflows:write")
@@ -201,6 +202,7 @@ class WorkflowService:
             created_at=now,
             updated_at=now,
             created_by=principal.name,
+            legacy_webhook_signature=legacy_webhook_signature,
         )
         async with self.store.write() as tx:
             await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
@@ -240,8 +242,8 @@ class WorkflowService:
         if_match: int | None = None,
     ) -> Workflow:
         """Apply any subset of definition, change_summary, name, description, tags,
-        trigger_type, visibility; a changed definition (name and description are part of
-        it) makes a new version."""
+        trigger_type, visibility, legacy_webhook_signature; a changed definition (name and
+        description are part of it) makes a new version."""
         principal.require("workflows:write")
         errors: list[str] = []
         _check_choice(changes.get("trigger_type"), "trigger_type", TRIGGER_TYPES, errors)
@@ -280,7 +282,7 @@ class WorkflowService:
             values: dict[str, Any] = {}
             if tags is not None:
                 values["tags"] = tags
-            for field in ("trigger_type", "visibility"):
+            for field in ("trigger_type", "visibility", "legacy_webhook_signature"):
                 if changes.get(field) is not None:
                     values[field] = changes[field]
             summary = changes.get("change_summary")

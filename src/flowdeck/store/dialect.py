@@ -157,3 +157,12 @@ def upsert(dialect: str, table: sa.Table) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert(table)
+
+
+def try_claim(dialect: str, key: int) -> Any | None:
+    """A statement taking a lock named by `key` for the rest of the transaction, answering
+    whether it was free: PostgreSQL's `pg_try_advisory_xact_lock`, so a periodic job runs on one
+    server at a time. None on SQLite, where a write transaction already excludes the others."""
+    if dialect != "postgresql":
+        return None
+    return sa.select(sa.func.pg_try_advisory_xact_lock(key))

@@ -12,6 +12,7 @@ from flowdeck.store.schedules import ScheduleQueries
 from flowdeck.store.secrets import SecretQueries
 from flowdeck.store.steps import StepQueries
 from flowdeck.store.templates import TemplateQueries
+from flowdeck.store.webhooks import WebhookQueries
 from flowdeck.store.workers import WorkerQueries
 from flowdeck.store.workflows import WorkflowQueries
 from flowdeck.store.workspaces import WorkspaceQueries
@@ -31,5 +32,6 @@ class Tx(
     RollupQueries,
     WorkerQueries,
     ClusterQueries,
+    WebhookQueries,
 ):
     """All queries Flowdeck runs, bound to one open transaction."""

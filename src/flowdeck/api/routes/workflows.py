@@ -106,6 +106,7 @@ async def create_workflow(
         slug=body.slug,
         status=body.status,
         visibility=body.visibility,
+        legacy_webhook_signature=body.legacy_webhook_signature,
     )
     response.headers["Location"] = f"/api/workflows/{wf.id}"
     _with_etag(response, wf.version)

@@ -42,7 +42,8 @@ def model_masker(ctx: StepContext) -> Redactor:
     """Masks every secret the step's goal and context do not name explicitly."""
     secrets = ctx.template_context.get("secrets") or {}
     named = referenced_secrets_in([ctx.config.get("goal"), ctx.config.get("context")])
-    return Redactor({k: v for k, v in dict(secrets).items() if k not in named})
+    kept = [v for k, v in dict(secrets).items() if k in named]
+    return Redactor({k: v for k, v in dict(secrets).items() if k not in named}, keep=kept)
 
 
 def user_message(config: AgentTaskConfig) -> str:
