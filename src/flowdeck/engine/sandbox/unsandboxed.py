@@ -1,0 +1,49 @@
+"""`FLOWDECK_SCRIPT_SANDBOX=none`: scripts run as the server's own user, with only rlimits.
+
+For single-user installs that trust every script author: the script can read and write
+whatever the server can, reach its processes and the network. A process group and the
+per-process limits are all that bound it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flowdeck.engine.sandbox import launch as launch_module
+from flowdeck.engine.sandbox.launcher import Launch
+from flowdeck.engine.sandbox.policy import SandboxPolicy, ScriptJob, script_argv, script_env
+from flowdeck.engine.sandbox.workdir import make_workdir
+
+
+class Unsandboxed:
+    """Runs scripts directly, in a temp dir of their own."""
+
+    name = "none"
+
+    def __init__(self, policy: SandboxPolicy) -> None:
+        self.policy = policy
+
+    def describe(self) -> str:
+        """One line for the start-up log."""
+        return "none: scripts run unsandboxed as this user (FLOWDECK_SCRIPT_SANDBOX=none)"
+
+    def prepare(self, job: ScriptJob) -> Launch:
+        """The script's own command line, with the per-process limits applied before exec."""
+        workdir, script = make_workdir(job, None)
+        limits = self.policy.limits.rlimits()
+        if self.policy.limits.max_processes > 0:
+            limits["RLIMIT_NPROC"] = self.policy.limits.max_processes
+        return Launch(
+            argv=script_argv(self.policy, job.language, script),
+            env=script_env(workdir, job.env),
+            cwd=workdir,
+            workdir=workdir,
+            preexec=_limiter(limits),
+        )
+
+
+def _limiter(limits: dict[str, int]) -> Callable[[], None]:
+    def apply() -> None:
+        launch_module.apply_limits(limits)
+
+    return apply
