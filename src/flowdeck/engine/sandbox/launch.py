@@ -10,6 +10,7 @@ import ctypes
 import json
 import os
 import resource
+import signal
 import sys
 from typing import Any
 
@@ -54,8 +55,16 @@ def become(uid: int, gid: int) -> None:
         raise OSError(f"could not switch to uid {uid}")
 
 
+def restore_signals() -> None:
+    """Undo what Python ignores at start (an exec'd script would inherit it): SIGPIPE ends
+    `yes | head`, SIGXFSZ ends a process that writes past the file-size cap."""
+    for signum in (signal.SIGPIPE, signal.SIGXFSZ):
+        signal.signal(signum, signal.SIG_DFL)
+
+
 def prepare(spec: dict[str, Any]) -> None:
-    """Apply a launch spec: `limits`, then the optional `uid`/`gid` to become."""
+    """Apply a launch spec: signals, `limits`, then the optional `uid`/`gid` to become."""
+    restore_signals()
     apply_limits(spec.get("limits", {}))
     if spec.get("uid") is not None:
         become(int(spec["uid"]), int(spec["gid"]))

@@ -68,6 +68,7 @@ def _exec_script(spec: dict[str, Any], argv: list[str]) -> NoReturn:
     try:
         for signum in _STOP_SIGNALS:
             signal.signal(signum, signal.SIG_DFL)
+        launch.restore_signals()
         limits = dict(spec["limits"])
         if spec["max_processes"] > 0:
             # Counted per real uid: as root the script's own uid, else shared with this user.
