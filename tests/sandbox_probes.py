@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
 import stat
 import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +20,7 @@ import json, os, socket
 data_dir = os.environ["DATA_DIR"]
 server = int(os.environ["SERVER_PID"])
 ports = [int(p) for p in os.environ["PORTS"].split(",")]
+unix_sockets = [p for p in os.environ.get("UNIX_SOCKETS", "").split(",") if p]
 results = {}
 
 def attempt(name, action):
@@ -35,6 +41,11 @@ def write(path):
 def connect(port):
     socket.create_connection(("127.0.0.1", port), timeout=3).close()
 
+def connect_unix(path):
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.settimeout(3)
+        sock.connect(path)
+
 for name in ("admin.key", "secret.key", "flowdeck.db"):
     attempt(f"read {name}", lambda name=name: read(os.path.join(data_dir, name)))
 attempt("list data dir", lambda: os.listdir(data_dir))
@@ -44,6 +55,8 @@ attempt("read server cmdline", lambda: read(f"/proc/{server}/cmdline"))
 attempt("signal server", lambda: os.kill(server, 0))
 for port in ports:
     attempt(f"connect 127.0.0.1:{port}", lambda port=port: connect(port))
+for path in unix_sockets:
+    attempt(f"connect {path}", lambda path=path: connect_unix(path))
 print(json.dumps(results))
 """
 
@@ -52,6 +65,30 @@ ESCAPEES = """
 setsid sleep {setsid_marker} &
 ( sh -c 'sleep {daemon_marker} &' & )
 """
+
+
+# A local PostgreSQL's Unix socket (trust authentication for postgres, on test machines).
+POSTGRES_SOCKET = Path("/var/run/postgresql/.s.PGSQL.5432")
+
+
+def unix_sockets(*extra: Path) -> str:
+    """The UNIX_SOCKETS probe value: `extra` and PostgreSQL's socket when there is one."""
+    found = [*extra, *([POSTGRES_SOCKET] if POSTGRES_SOCKET.exists() else [])]
+    return ",".join(map(str, found))
+
+
+@contextlib.contextmanager
+def listening_unix_socket() -> Iterator[Path]:
+    """A Unix socket anyone may connect to, listening in the shared temp dir."""
+    path = Path(tempfile.gettempdir()) / f"flowdeck-test-{uuid.uuid4().hex[:12]}.sock"
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(path))
+        path.chmod(0o777)
+        sock.listen(4)
+        try:
+            yield path
+        finally:
+            path.unlink(missing_ok=True)
 
 
 def make_data_dir(root: Path) -> Path:

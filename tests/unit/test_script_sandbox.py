@@ -18,7 +18,14 @@ import pytest
 
 from flowdeck.engine.sandbox.policy import TEMP_PREFIX, temp_parent
 from flowdeck.engine.steps.script import ScriptHandler
-from tests.sandbox_probes import ESCAPE_PROBES, ESCAPEES, landlock_env, make_data_dir
+from tests.sandbox_probes import (
+    ESCAPE_PROBES,
+    ESCAPEES,
+    landlock_env,
+    listening_unix_socket,
+    make_data_dir,
+    unix_sockets,
+)
 from tests.unit.step_helpers import (
     completed_output,
     make_context,
@@ -63,23 +70,34 @@ def bash(code: str, **extra: Any) -> dict[str, Any]:
     return {"language": "bash", "code": textwrap.dedent(code), **extra}
 
 
-def probe_env(data_dir: Path, *ports: int) -> dict[str, str]:
+@pytest.fixture
+def unix_socket() -> Iterator[Path]:
+    with listening_unix_socket() as path:
+        yield path
+
+
+def probe_env(data_dir: Path, ports: list[int], sockets: str) -> dict[str, str]:
     return {
         "DATA_DIR": str(data_dir),
         "SERVER_PID": str(os.getpid()),
         "PORTS": ",".join(map(str, ports)),
+        "UNIX_SOCKETS": sockets,
     }
 
 
 async def test_the_server_is_out_of_reach(
-    http: httpx.AsyncClient, sandbox: dict[str, Any], tmp_path: Path, listening_port: int
+    http: httpx.AsyncClient,
+    sandbox: dict[str, Any],
+    tmp_path: Path,
+    listening_port: int,
+    unix_socket: Path,
 ) -> None:
     data = make_data_dir(tmp_path)
-    env = probe_env(data, listening_port, POSTGRES_PORT)
+    env = probe_env(data, [listening_port, POSTGRES_PORT], unix_sockets(unix_socket))
     output = await completed_output(handler, http, python(ESCAPE_PROBES, env=env), **sandbox)
     reached = {probe: how for probe, how in output["result"].items() if how == "allowed"}
     assert reached == {}, output["result"]
-    assert len(output["result"]) == 10
+    assert len(output["result"]) == 10 + len(env["UNIX_SOCKETS"].split(","))
     assert not (data / "planted").exists()
     assert sorted(p.name for p in data.iterdir()) == ["admin.key", "flowdeck.db", "secret.key"]
 
@@ -94,6 +112,18 @@ async def test_network_true_reaches_the_host_network(
     """
     output = await completed_output(handler, http, python(code), script_network=True, **sandbox)
     assert output["result"] == "connected"
+
+
+async def test_network_true_still_keeps_unix_sockets_out_of_reach(
+    http: httpx.AsyncClient, sandbox: dict[str, Any], unix_socket: Path
+) -> None:
+    code = f"""
+        import socket
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.connect({str(unix_socket)!r})
+    """
+    failure = await step_failure(handler, http, python(code), script_network=True, **sandbox)
+    assert failure.message.startswith("Script exited with code 1: "), failure.message
 
 
 async def test_the_temp_dir_is_the_only_writable_place(

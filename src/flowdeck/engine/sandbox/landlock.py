@@ -6,7 +6,8 @@ tree when the script ends, when the server kills it, and when the server dies. T
 itself may only read the interpreter and system runtime paths and write its temp dir; with
 ABI >= 4 it cannot open TCP connections (network off), with ABI >= 6 it cannot signal or
 reach abstract sockets outside its domain. Landlock filters neither UDP nor pathname Unix
-sockets; bubblewrap's empty network namespace does, which is why it comes first.
+sockets (a local PostgreSQL's socket is one), so a seccomp filter refuses socket() itself:
+every domain without network, Unix sockets with it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from flowdeck.engine.sandbox.launcher import Launch
 from flowdeck.engine.sandbox.policy import SandboxPolicy, ScriptJob, script_argv, script_env
 from flowdeck.engine.sandbox.workdir import make_workdir
 
-# Network rules arrived in ABI 4 (Linux 6.7), signal and abstract-socket scoping in ABI 6 (6.12).
-NETWORK_ABI = 4
+# Signal and abstract-socket scoping arrived in ABI 6 (Linux 6.12).
 SCOPE_ABI = 6
 _SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _ETC = (
@@ -61,11 +61,6 @@ def landlock_abi() -> int:
 
 def check_abi(abi: int, policy: SandboxPolicy) -> None:
     """Refuse an ABI too old to keep the promises this policy makes."""
-    if not policy.network and abi < NETWORK_ABI:
-        raise LandlockUnavailable(
-            f"Landlock ABI {abi} cannot keep scripts off the network (needs ABI {NETWORK_ABI},"
-            " Linux 6.7)"
-        )
     if not policy.as_root and abi < SCOPE_ABI:
         # As root, scripts run as another uid, which may not signal the server anyway.
         raise LandlockUnavailable(
@@ -88,7 +83,7 @@ class LandlockBackend:
 
     def describe(self) -> str:
         """One line for the start-up log."""
-        net = "host network allowed" if self.policy.network else "no TCP"
+        net = "host network allowed" if self.policy.network else "no network"
         who = f"as uid {self.policy.uid}" if self.root else "as this user"
         return f"landlock (ABI {self.abi}): files confined, {net}, {who}"
 

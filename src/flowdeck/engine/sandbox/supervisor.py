@@ -9,14 +9,19 @@ the script did (the same exit code, or the same signal).
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import operator
 import os
 import signal
+import socket
 import sys
 from types import FrameType
 from typing import Any, NoReturn
+
+import pyseccomp as seccomp
+from py_landlock import AccessFs, Landlock
 
 from flowdeck.engine.sandbox import launch
 from flowdeck.engine.sandbox.tree import descendants
@@ -44,9 +49,11 @@ def _processes_of(uid: int) -> int:
 
 
 def _confine(spec: dict[str, Any]) -> None:
-    """Landlock: read-only runtime paths, the temp dir, devices; maybe no TCP."""
-    from py_landlock import AccessFs, Landlock
+    """Landlock: read-only runtime paths, the temp dir, devices; maybe no TCP. Then seccomp.
 
+    Both are built before either applies: once Landlock is on, no library can be loaded.
+    """
+    sockets = _socket_filter(network=spec["network"])
     read = AccessFs.READ_FILE | AccessFs.EXECUTE
     everything = functools.reduce(operator.or_, AccessFs)
     ruleset = Landlock(strict=False)
@@ -61,6 +68,21 @@ def _confine(spec: dict[str, Any]) -> None:
     if spec["network"]:
         ruleset.allow_all_network()
     ruleset.apply()
+    sockets.load()
+
+
+def _socket_filter(*, network: bool) -> Any:
+    """seccomp: Landlock filters neither UDP nor pathname Unix sockets (a local database's
+    socket among them), so without network no socket can be made at all, and with it no
+    Unix socket; socketpair() stays. io_uring could make sockets behind the filter's back."""
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    refuse = seccomp.ERRNO(errno.EACCES)
+    if network:
+        rules.add_rule(refuse, "socket", seccomp.Arg(0, seccomp.EQ, socket.AF_UNIX))
+    else:
+        rules.add_rule(refuse, "socket")
+    rules.add_rule(seccomp.ERRNO(errno.EPERM), "io_uring_setup")
+    return rules
 
 
 def _exec_script(spec: dict[str, Any], argv: list[str]) -> NoReturn:
