@@ -51,7 +51,10 @@ class LandlockUnavailable(Exception):
 
 def landlock_abi() -> int:
     """The kernel's Landlock ABI version; raises LandlockUnavailable when it has none."""
-    from py_landlock import LandlockError, get_abi_version
+    try:
+        from py_landlock import LandlockError, get_abi_version
+    except ImportError:  # not Linux
+        raise LandlockUnavailable("py-landlock is not installed") from None
 
     try:
         return int(get_abi_version())
