@@ -2,7 +2,8 @@
 
 For single-user installs that trust every script author: the script can read and write
 whatever the server can, reach its processes and the network. A process group and the
-per-process limits are all that bound it.
+per-process limits (CPU, memory, file size) are all that bound it; no process cap, since
+RLIMIT_NPROC would count every process of the server's user.
 """
 
 from __future__ import annotations
@@ -30,15 +31,12 @@ class Unsandboxed:
     def prepare(self, job: ScriptJob) -> Launch:
         """The script's own command line, with the per-process limits applied before exec."""
         workdir, script = make_workdir(job, None)
-        limits = self.policy.limits.rlimits()
-        if self.policy.limits.max_processes > 0:
-            limits["RLIMIT_NPROC"] = self.policy.limits.max_processes
         return Launch(
             argv=script_argv(self.policy, job.language, script),
             env=script_env(workdir, job.env),
             cwd=workdir,
             workdir=workdir,
-            preexec=_limiter(limits),
+            preexec=_limiter(self.policy.limits.rlimits()),
         )
 
 
