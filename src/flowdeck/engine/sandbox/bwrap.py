@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from flowdeck.engine.sandbox import launch as launch_module
@@ -161,8 +162,9 @@ class BwrapBackend:
             after_spawn = None
             if self.root:
                 info_r, info_w = os.pipe()
+                fds += [info_r, info_w]
                 block_r, block_w = os.pipe()
-                fds += [info_w, block_r]
+                fds += [block_r, block_w]
                 parent_fds = (info_r, block_w)
                 per_job += ["--info-fd", str(info_w), "--userns-block-fd", str(block_r)]
                 after_spawn = _MapWriter(info_r, block_w, self.uid, self.gid).run
@@ -181,17 +183,23 @@ class BwrapBackend:
         return Launch(
             argv=argv,
             env=script_env(SANDBOX_TMP, job.env),
-            child_fds=tuple(fds),
+            child_fds=tuple(fd for fd in fds if fd not in parent_fds),
             parent_fds=parent_fds,
-            preexec=_die_with_server,
+            preexec=_die_with(os.getpid()),
             after_spawn=after_spawn,
             signal_exit_codes=True,
         )
 
 
-def _die_with_server() -> None:
-    """In the forked child: SIGKILL bwrap if the server dies before bwrap arms its own."""
-    launch_module.die_with_parent(signal.SIGKILL)
+def _die_with(server: int) -> Callable[[], None]:
+    """A preexec_fn: SIGKILL bwrap if the server dies before bwrap arms its own signal."""
+
+    def arm() -> None:
+        launch_module.die_with_parent(signal.SIGKILL)
+        if os.getppid() != server:  # it already died
+            os._exit(1)
+
+    return arm
 
 
 class _MapWriter:
