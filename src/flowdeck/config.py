@@ -50,6 +50,16 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     script_cpu_seconds: int = Field(default=60, ge=1)
     script_memory_mb: int = Field(default=512, ge=16)
+    # Script sandbox (engine/sandbox): auto tries bwrap, then Landlock; none is the opt-out.
+    script_sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    script_network: bool = False
+    script_max_processes: int = Field(default=128, ge=1)
+    script_file_size_mb: int = Field(default=64, ge=1)
+    script_tmp_size_mb: int = Field(default=64, ge=1)
+    script_bwrap_path: str | None = None
+    script_python: str | None = None
+    # The unprivileged uid (and gid) scripts run as when the server runs as root.
+    script_uid: int = Field(default=65534, ge=1)
     run_worker: bool = True
     # Runaway runs: how deep child runs of `workflow` steps may nest (SPEC §4).
     max_run_depth: int = Field(default=10, ge=1, le=100)

@@ -49,6 +49,7 @@ def create_app(
         )
         services = Services.build(settings, active, clock)
         app.state.services = services
+        await services.announce_script_sandbox()
         await services.runtime.start()
         if settings.run_worker:
             await services.runtime.start_worker()

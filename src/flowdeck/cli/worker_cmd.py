@@ -22,6 +22,7 @@ async def _serve(settings: Settings, console: Console) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await services.announce_script_sandbox()
     worker = await services.runtime.start_worker()
     status_line(settings, console, f"Flowdeck worker {worker.id} running on {store.dialect_name}")
     try:

@@ -9,8 +9,10 @@ from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock, SystemClock
 from flowdeck.engine.egress import EgressPolicy, parse_allow_list
 from flowdeck.engine.runtime import Runtime
+from flowdeck.engine.sandbox.select import log_selection, select_sandbox
 from flowdeck.engine.signals import Signals
 from flowdeck.engine.steps.registry import all_handlers, config_registry
+from flowdeck.engine.steps.script import sandbox_policy
 from flowdeck.engine.worker import WorkerSettings
 from flowdeck.services.admin import AdminService
 from flowdeck.services.agents import AgentService
@@ -72,6 +74,14 @@ class Services:
         env.allow_scripts = settings.allow_scripts
         env.script_cpu_seconds = settings.script_cpu_seconds
         env.script_memory_mb = settings.script_memory_mb
+        env.script_sandbox = settings.script_sandbox
+        env.script_network = settings.script_network
+        env.script_max_processes = settings.script_max_processes
+        env.script_file_size_mb = settings.script_file_size_mb
+        env.script_tmp_size_mb = settings.script_tmp_size_mb
+        env.script_bwrap_path = settings.script_bwrap_path
+        env.script_python = settings.script_python
+        env.script_uid = settings.script_uid
         env.llm_base_url = settings.llm_base_url
         env.llm_api_key = settings.llm_api_key
         agents = AgentService(store, clock, box)
@@ -102,6 +112,19 @@ class Services:
                 live_within_seconds=settings.lease_seconds,
             ),
         )
+
+    async def script_sandbox(self) -> str:
+        """Where script steps run: bwrap, landlock, none, unavailable, or disabled."""
+        if not self.settings.allow_scripts:
+            return "disabled"
+        return (await select_sandbox(sandbox_policy(self.runtime.step_env))).name
+
+    async def announce_script_sandbox(self) -> None:
+        """Probe the script sandbox now and log which one is active (or why none is)."""
+        selection = None
+        if self.settings.allow_scripts:
+            selection = await select_sandbox(sandbox_policy(self.runtime.step_env))
+        log_selection(selection, allow_scripts=self.settings.allow_scripts)
 
 
 def egress_policy(settings: Settings) -> EgressPolicy:

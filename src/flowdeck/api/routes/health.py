@@ -28,4 +28,4 @@ async def readyz(services: ServicesDep) -> dict[str, Any]:
             await tx.get_workspace_by_slug("default")
     except Exception as exc:
         raise DatabaseBusy("The database is not reachable") from exc
-    return {"status": "ready"}
+    return {"status": "ready", "sandbox": await services.script_sandbox()}

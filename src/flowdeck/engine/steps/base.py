@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
@@ -78,6 +78,15 @@ class StepEnvironment:
     allow_scripts: bool = True
     script_cpu_seconds: int = 60
     script_memory_mb: int = 512
+    # The script sandbox (engine/sandbox): which one, its network, and its caps.
+    script_sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    script_network: bool = False
+    script_max_processes: int = 128
+    script_file_size_mb: int = 64
+    script_tmp_size_mb: int = 64
+    script_bwrap_path: str | None = None
+    script_python: str | None = None
+    script_uid: int = 65534
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     agents: AgentLookup | None = None
