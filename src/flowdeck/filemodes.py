@@ -42,7 +42,11 @@ def tighten(path: Path, mode: int) -> bool:
     wanted = current & mode
     if wanted == current:
         return False
-    os.chmod(path, wanted)
+    try:
+        os.chmod(path, wanted)
+    except PermissionError:  # not ours to change: say so rather than refuse to start
+        log.warning("%s is mode %04o and cannot be tightened to %04o", path, current, wanted)
+        return False
     log.warning("Tightened the permissions of %s from %04o to %04o", path, current, wanted)
     return True
 

@@ -165,6 +165,43 @@ async def test_failed_mcp_and_hook_authentications_count_too(client_from: Client
         assert_limited(await guesser.get("/api/workflows", headers=wrong))
 
 
+async def test_x_forwarded_for_is_believed_only_from_trusted_proxies(
+    settings: Settings, store: Store
+) -> None:
+    wrong = {"Authorization": "Bearer fdk_nope"}
+    async with app_with(
+        settings.model_copy(update={"trusted_proxies": ("10.0.0.0/8",)}),
+        store,
+        auth_failures_per_minute=FAILURES,
+    ) as (app, _):
+        proxy = httpx.ASGITransport(app=app, client=("10.1.2.3", 1))
+        stranger = httpx.ASGITransport(app=app, client=("1.2.3.4", 1))
+        async with (
+            httpx.AsyncClient(transport=proxy, base_url=BASE) as via_proxy,
+            httpx.AsyncClient(transport=stranger, base_url=BASE) as direct,
+        ):
+            # Through the proxy, each client is counted on its own.
+            for _ in range(FAILURES):
+                resp = await via_proxy.get(
+                    "/api/workflows", headers=wrong | {"X-Forwarded-For": "6.6.6.6, 10.9.9.9"}
+                )
+                assert resp.status_code == 401
+            assert_limited(
+                await via_proxy.get("/api/workflows", headers={"X-Forwarded-For": "6.6.6.6"})
+            )
+            resp = await via_proxy.get("/api/workflows", headers={"X-Forwarded-For": "7.7.7.7"})
+            assert resp.status_code == 401
+            # From anyone else the header is a claim, not an address: it cannot dodge the count.
+            for n in range(FAILURES):
+                resp = await direct.get(
+                    "/api/workflows", headers=wrong | {"X-Forwarded-For": f"5.5.5.{n}"}
+                )
+                assert resp.status_code == 401
+            assert_limited(
+                await direct.get("/api/workflows", headers={"X-Forwarded-For": "5.5.5.99"})
+            )
+
+
 async def test_health_and_metrics_are_never_limited(client_from: ClientFor) -> None:
     wrong = {"Authorization": "Bearer fdk_nope"}
     async with client_from("9.9.9.9") as c:
