@@ -98,10 +98,11 @@ def create_sqlite_engine(url: str) -> sa.Engine:
 def create_sync_engine(url: str) -> sa.Engine:
     """A synchronous engine, used for migrations."""
     target = sync_url(url)
-    if is_sqlite(target):
+    sqlite = is_sqlite(target)
+    if sqlite:
         _private_sqlite_file(target)
     engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
-    if is_sqlite(target):
+    if sqlite:
         install_sqlite_hooks(engine)
     return engine
 
