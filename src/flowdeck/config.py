@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from flowdeck.engine.egress import parse_allow_list
 
@@ -74,6 +75,18 @@ class Settings(BaseSettings):
         parse_allow_list(value)
         return value
 
+    # -- Rate limits and client addresses (security: sec-limits) ---------------------------
+    # Requests per minute per API key, and per source address on routes without a key
+    # (public view, inbound hooks); counted in each server's memory. 0 turns it off.
+    rate_limit_per_minute: int = Field(default=6000, ge=0)
+    # Failed authentications (401s) per minute per source address before it gets 429. 0: off.
+    auth_failures_per_minute: int = Field(default=30, ge=0)
+    # Open SSE run streams per API key on one server. 0: no cap.
+    max_streams_per_key: int = Field(default=20, ge=0)
+    # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; without
+    # them the client is the socket peer.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:
@@ -86,6 +99,21 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        networks = []
+        for item in (str(i).strip() for i in items):
+            if item:
+                try:
+                    networks.append(str(ipaddress.ip_network(item, strict=False)))
+                except ValueError as exc:
+                    raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
+        return tuple(networks)
 
     @property
     def resolved_database_url(self) -> str:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
+from flowdeck.api.ratelimit import rate_limits
 from flowdeck.errors import Forbidden
 from flowdeck.services.auth import TOKEN_PREFIX, Principal
 from flowdeck.services.container import Services
@@ -78,5 +79,13 @@ async def current_principal(
     return await services.auth.authenticate(secret)
 
 
+async def counted_principal(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Principal:
+    """The caller, with this request charged to its key's rate limit (429 when over)."""
+    rate_limits(request).count_key(request.scope, principal.key_id)
+    return principal
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+PrincipalDep = Annotated[Principal, Depends(counted_principal)]

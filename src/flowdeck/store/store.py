@@ -9,6 +9,7 @@ contend inside the process. The lock is per process; other processes queue on bu
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -21,18 +22,21 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.base import Executable
 
-from flowdeck.errors import Conflict, DatabaseBusy
+from flowdeck.errors import Conflict, DatabaseBusy, DatabaseUnwritable
 from flowdeck.store.dialect import (
     create_engine,
     create_sqlite_engine,
     is_sqlite,
     is_transient,
     is_unique_violation,
+    write_refusal,
 )
 from flowdeck.store.tx import Tx
 
 if TYPE_CHECKING:
     from flowdeck.store.notify import PgNotifyTransport
+
+log = logging.getLogger("flowdeck.store")
 
 
 class _DirectConnection:
@@ -141,6 +145,23 @@ class Store:
             writes = _WRITES.get()
             if writes is not None:
                 writes.committed += 1
+
+    async def probe_write(self) -> None:
+        """Commit a write that changes nothing (readiness): `DatabaseUnwritable` says why the
+        database refused it; a lost connection stays `DatabaseBusy`, which a retry may cure.
+
+        On SQLite it holds the write lock for one page's commit (tens of microseconds).
+        """
+        try:
+            async with self.write() as tx:
+                await tx.probe_write()
+        except (DatabaseBusy, DBAPIError) as exc:
+            cause = exc.__cause__ if isinstance(exc, DatabaseBusy) else exc
+            reason = write_refusal(cause)
+            if reason is None:
+                raise
+            log.warning("The database refused the readiness write: %s", cause)
+            raise DatabaseUnwritable(f"The database cannot be written: {reason}") from exc
 
     def signal_transport(self) -> PgNotifyTransport | None:
         """LISTEN/NOTIFY between the processes sharing a PostgreSQL database; None on SQLite."""

@@ -6,6 +6,7 @@ from flowdeck.store.agents import AgentQueries
 from flowdeck.store.analytics import AnalyticsQueries
 from flowdeck.store.cluster import ClusterQueries
 from flowdeck.store.leases import LeaseQueries
+from flowdeck.store.probe import ProbeQueries
 from flowdeck.store.rollups import RollupQueries
 from flowdeck.store.runs import RunQueries
 from flowdeck.store.schedules import ScheduleQueries
@@ -33,5 +34,6 @@ class Tx(
     WorkerQueries,
     ClusterQueries,
     WebhookQueries,
+    ProbeQueries,
 ):
     """All queries Flowdeck runs, bound to one open transaction."""

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, ResumeRequest, RunRequest
 from flowdeck.errors import DatabaseBusy
@@ -127,11 +129,18 @@ async def stream_run(
     after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
     await services.runs.events(principal, run_id, after)  # 404 before the stream starts
     bus = services.runtime.bus
+    # At most FLOWDECK_MAX_STREAMS_PER_KEY open streams per key (429 past it). The slot is
+    # given back when the generator ends, and by the response's background task in case the
+    # generator never started or was dropped unfinished.
+    release = rate_limits(request).streams.acquire(principal.key_id)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        with bus.listen(run_id) as grew:
-            async for event in _follow(grew):
-                yield event
+        try:
+            with bus.listen(run_id) as grew:
+                async for event in _follow(grew):
+                    yield event
+        finally:
+            release()
 
     async def _follow(grew: asyncio.Event) -> AsyncIterator[ServerSentEvent]:
         last = after
@@ -167,4 +176,4 @@ async def stream_run(
                 async with asyncio.timeout(services.runtime.fallback_poll_seconds):
                     await grew.wait()
 
-    return EventSourceResponse(events(), ping=15)
+    return EventSourceResponse(events(), ping=15, background=BackgroundTask(release))
