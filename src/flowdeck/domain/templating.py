@@ -1,15 +1,20 @@
-"""Jinja2 templates and expressions: sandboxed, strict about undefined names, cached.
+"""Jinja2 templates and expressions: sandboxed, budgeted, strict about undefined names, cached.
 
 A string that is exactly one `{{ expr }}` evaluates to the native value of `expr` (a list stays
 a list). In any other template, interpolated values that are not strings are written as JSON
 (`true`, `null`, `{"a": 1}`), which is what URLs, prompts and bodies expect. `a.b` on a dict
 reads the key `b` before any dict method, so JSON fields such as `items` or `keys` just work.
+
+Templates are untrusted code (SPEC §9): each render runs under a `Budget` of loop iterations,
+time and size (see template_budget and template_sandbox), and fails with a `TemplateError`
+saying which limit it hit. A render given an inline time slice raises `SliceSpent` when the
+slice runs out, so that the caller can run it again off its event loop.
 """
 
 from __future__ import annotations
 
-import json
 import re
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,15 +22,49 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined, Undefined, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+
+from flowdeck.domain.template_budget import (
+    DEFAULT_BUDGET,
+    Budget,
+    BudgetExceeded,
+    Meter,
+    SliceSpent,
+    enter,
+    estimate,
+    leave,
+)
+from flowdeck.domain.template_sandbox import Sandbox
+
+__all__ = ["DEFAULT_BUDGET", "Budget", "SliceSpent", "TemplateError"]
 
 # Names the engine puts in the template context (SPEC §2); `loop` only inside a loop body.
 CONTEXT_NAMES: frozenset[str] = frozenset({"inputs", "steps", "secrets", "run", "loop"})
 
-_MAX_SEQUENCE_LENGTH = 10_000_000
-_MAX_EXPONENT = 10_000
 _SINGLE_EXPRESSION = re.compile(r"\A\s*\{\{[-+]?(?P<inner>.*?)[-+]?\}\}\s*\Z", re.DOTALL)
+# Compiling a long template can itself take a while: never on an inline slice.
+_INLINE_SOURCE_LIMIT = 4096
+# Expressions made only of these read what the context holds, building nothing new: a large
+# result is passed through, not built, so it is not weighed against the budget.
+_READING_NODES = (
+    nodes.Name,
+    nodes.Getattr,
+    nodes.Getitem,
+    nodes.Slice,
+    nodes.Const,
+    nodes.CondExpr,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.Test,
+    nodes.Keyword,
+)
+_SCALARS = (str, int, float, bool, type(None))
+_READING_FILTERS = frozenset(
+    {"abs", "attr", "count", "d", "default", "first", "float", "int", "last", "length"}
+    | {"max", "min", "random", "round"}
+)
 
 
 class TemplateError(Exception):
@@ -45,47 +84,7 @@ def shorten(text: str, limit: int = 80) -> str:
     return f'"{flat}"'
 
 
-def _finalize(value: Any) -> Any:
-    """Write non-string values into text templates as JSON."""
-    if value is None or isinstance(value, bool | dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, plus limits on `*` and `**` so a template cannot exhaust memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        """Keys of JSON objects win over dict methods: `body.items` is the key `items`."""
-        if type(obj) is dict and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        """Refuse huge repeated sequences and huge exponents, else apply the operator."""
-        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(seq) * times > _MAX_SEQUENCE_LENGTH
-                ):
-                    raise SecurityError("repeated sequence too long")
-        return super().call_binop(context, operator, left, right)
-
-
-ENVIRONMENT = _Sandbox(
-    undefined=StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=True,
-    finalize=_finalize,
-)
+ENVIRONMENT = Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 GLOBAL_NAMES: frozenset[str] = frozenset(ENVIRONMENT.globals)
 
 
@@ -95,6 +94,10 @@ def is_template(text: str) -> bool:
 
 
 def _reason(exc: BaseException, text: str) -> str:
+    if isinstance(exc, BudgetExceeded):
+        return str(exc)
+    if isinstance(exc, RecursionError):
+        return "template calls itself too deeply"
     if isinstance(exc, jinja2.TemplateSyntaxError):
         message = exc.message or "syntax error"
         return f"{message} (line {exc.lineno})" if "\n" in text.strip() else message
@@ -103,25 +106,35 @@ def _reason(exc: BaseException, text: str) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, eq=False)
 class _Compiled:
     """A compiled template: a native expression or a text template."""
 
     expression: Callable[..., Any] | None
     template: jinja2.Template | None
-    builds_containers: bool
+    builds_containers: bool = False
+    reads_only: bool = False
+    # It once ran past an inline slice: go straight off the event loop next time.
+    slow: bool = False
 
 
-def _builds_containers(source: str) -> bool:
-    node = jinja2.parser.Parser(ENVIRONMENT, source, state="variable").parse_expression()
-    kinds = (nodes.List, nodes.Tuple, nodes.Dict, nodes.Call)
-    return isinstance(node, kinds) or any(True for _ in node.find_all(kinds))
+def _reads_only(node: nodes.Node) -> bool:
+    for child in (node, *node.find_all(nodes.Node)):
+        if isinstance(child, nodes.Filter):
+            if child.name not in _READING_FILTERS:
+                return False
+        elif not isinstance(child, _READING_NODES):
+            return False
+    return True
 
 
 def _compile_bare(source: str) -> _Compiled:
     """Compile a bare expression; raises jinja2.TemplateSyntaxError."""
     expression = ENVIRONMENT.compile_expression(source, undefined_to_none=False)
-    return _Compiled(expression, None, _builds_containers(source))
+    node = jinja2.parser.Parser(ENVIRONMENT, source, state="variable").parse_expression()
+    kinds = (nodes.List, nodes.Tuple, nodes.Dict, nodes.Call)
+    builds = isinstance(node, kinds) or any(True for _ in node.find_all(kinds))
+    return _Compiled(expression, None, builds, _reads_only(node))
 
 
 @lru_cache(maxsize=8192)
@@ -133,7 +146,7 @@ def _compile_template(text: str) -> _Compiled:
         except jinja2.TemplateSyntaxError:
             pass  # Not one expression (e.g. "{{ a }} and {{ b }}"): a text template.
     try:
-        return _Compiled(None, ENVIRONMENT.from_string(text), False)
+        return _Compiled(None, ENVIRONMENT.from_string(text))
     except jinja2.TemplateSyntaxError as exc:
         raise TemplateError(text, _reason(exc, text)) from None
 
@@ -151,6 +164,16 @@ def _compile_expression(expr: str) -> _Compiled:
         raise TemplateError(expr, _reason(exc, expr)) from None
 
 
+def _compiled(text: str, meter: Meter, compile_text: Callable[[str], _Compiled]) -> _Compiled:
+    """The compiled template, unless it is known to be slow for the inline slice running."""
+    if meter.sliced and len(text) > _INLINE_SOURCE_LIMIT:
+        raise SliceSpent
+    compiled = compile_text(text)
+    if meter.sliced and compiled.slow:
+        raise SliceSpent
+    return compiled
+
+
 def _reject_undefined(value: Any) -> None:
     if isinstance(value, Undefined):
         value._fail_with_undefined_error()
@@ -162,42 +185,100 @@ def _reject_undefined(value: Any) -> None:
             _reject_undefined(item)
 
 
-def _run(compiled: _Compiled, text: str, context: Mapping[str, Any]) -> Any:
+def _text_output(template: jinja2.Template, context: Mapping[str, Any], meter: Meter) -> str:
+    """The template's text, refused as soon as it grows past the budget's size."""
+    pieces = []
+    size = 0
+    for piece in template.generate(context):
+        size += len(piece)
+        if size > meter.cap:
+            meter.write(size)  # raises: over the budget
+        pieces.append(piece)
+    meter.write(size)
+    return "".join(pieces)
+
+
+def _run(compiled: _Compiled, text: str, context: Mapping[str, Any], meter: Meter) -> Any:
     try:
         if compiled.expression is not None:
             value = compiled.expression(context)
             if compiled.builds_containers or isinstance(value, Undefined):
                 _reject_undefined(value)
+            if not compiled.reads_only and not isinstance(value, _SCALARS):
+                # A value built of shared references is small until it is written out.
+                meter.allow(estimate(value, meter.cap))
             return value
         assert compiled.template is not None
-        return compiled.template.render(context)
+        return _text_output(compiled.template, context, meter)
+    except SliceSpent:
+        compiled.slow = True
+        raise
     except Exception as exc:
         raise TemplateError(text, _reason(exc, text)) from None
 
 
-def render_string(text: str, context: Mapping[str, Any]) -> Any:
-    """Render one string: native value for a lone `{{ expr }}`, else text; plain text as is."""
-    if "{{" not in text and "{%" not in text:
-        return text
-    return _run(_compile_template(text), text, context)
-
-
-def render_value(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render every string inside `value` (nested dicts and lists), keeping other values."""
+def _render_in(value: Any, context: Mapping[str, Any], meter: Meter) -> Any:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
-        return _run(_compile_template(value), value, context)
+        return _run(_compiled(value, meter, _compile_template), value, context, meter)
     if isinstance(value, dict):
-        return {key: render_value(item, context) for key, item in value.items()}
+        return {key: _render_in(item, context, meter) for key, item in value.items()}
     if isinstance(value, list | tuple):
-        return [render_value(item, context) for item in value]
+        return [_render_in(item, context, meter) for item in value]
     return value
 
 
-def evaluate_expression(expr: str, context: Mapping[str, Any]) -> Any:
+def render_string(
+    text: str,
+    context: Mapping[str, Any],
+    budget: Budget = DEFAULT_BUDGET,
+    *,
+    slice_seconds: float | None = None,
+    cancel: threading.Event | None = None,
+) -> Any:
+    """Render one string: native value for a lone `{{ expr }}`, else text; plain text as is."""
+    return render_value(text, context, budget, slice_seconds=slice_seconds, cancel=cancel)
+
+
+def render_value(
+    value: Any,
+    context: Mapping[str, Any],
+    budget: Budget = DEFAULT_BUDGET,
+    *,
+    slice_seconds: float | None = None,
+    cancel: threading.Event | None = None,
+) -> Any:
+    """Render every string inside `value` (nested dicts and lists), keeping other values.
+
+    The whole value renders under one `budget`. With `slice_seconds`, raises `SliceSpent`
+    once that much time has passed; `cancel`, once set, stops the render at its next check.
+    """
+    if isinstance(value, str) and "{{" not in value and "{%" not in value:
+        return value
+    meter = Meter(budget, slice_seconds=slice_seconds, cancel=cancel)
+    token = enter(meter)
+    try:
+        return _render_in(value, context, meter)
+    finally:
+        leave(token)
+
+
+def evaluate_expression(
+    expr: str,
+    context: Mapping[str, Any],
+    budget: Budget = DEFAULT_BUDGET,
+    *,
+    slice_seconds: float | None = None,
+    cancel: threading.Event | None = None,
+) -> Any:
     """Evaluate a bare expression (`a.b == 1`), or one wrapped in `{{ }}`, to its value."""
-    return _run(_compile_expression(expr), expr, context)
+    meter = Meter(budget, slice_seconds=slice_seconds, cancel=cancel)
+    token = enter(meter)
+    try:
+        return _run(_compiled(expr, meter, _compile_expression), expr, context, meter)
+    finally:
+        leave(token)
 
 
 @dataclass(frozen=True, slots=True)
