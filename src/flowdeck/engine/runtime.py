@@ -12,6 +12,7 @@ from flowdeck.engine.effects import Effects
 from flowdeck.engine.events import EventBus
 from flowdeck.engine.flow import StepFlow
 from flowdeck.engine.ports import EngineStore
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepHandler
@@ -31,17 +32,19 @@ class Runtime:
         step_env: StepEnvironment | None = None,
         decrypt: Callable[[str], str] | None = None,
         signals: Signals | None = None,
+        templates: TemplateRenderer | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings or WorkerSettings()
         self.handlers = dict(handlers)
         self.bus = EventBus()
-        self.flow = StepFlow(clock, DefinitionCache(), SecretCache(decrypt))
+        templates = templates or TemplateRenderer()
+        self.flow = StepFlow(clock, DefinitionCache(), SecretCache(decrypt), templates)
         self._own_http: httpx.AsyncClient | None = None
         if step_env is None:
             self._own_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=True)
-            step_env = StepEnvironment(http=self._own_http, clock=clock)
+            step_env = StepEnvironment(http=self._own_http, clock=clock, templates=templates)
         self.step_env = step_env
         self.worker: Worker | None = None
         # Other processes on the same database (PostgreSQL); None when this one is alone.

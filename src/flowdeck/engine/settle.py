@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any, cast
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import decide
-from flowdeck.domain.templating import TemplateError, referenced_steps_in, render_value
+from flowdeck.domain.templating import TemplateError, referenced_steps_in
 from flowdeck.engine import nesting
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.ports import EngineTx
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.secrets import SecretCache
 
 if TYPE_CHECKING:
@@ -55,10 +56,17 @@ class RunSettlement:
     def _flow(self) -> StepFlow:
         return cast("StepFlow", self)
 
-    def __init__(self, clock: Clock, definitions: DefinitionCache, secrets: SecretCache) -> None:
+    def __init__(
+        self,
+        clock: Clock,
+        definitions: DefinitionCache,
+        secrets: SecretCache,
+        templates: TemplateRenderer | None = None,
+    ) -> None:
         self.clock = clock
         self.definitions = definitions
         self.secrets = secrets
+        self.templates = templates or TemplateRenderer()
 
     async def compiled(self, tx: EngineTx, run: Run) -> CompiledWorkflow:
         """The run's compiled definition."""
@@ -243,7 +251,7 @@ class RunSettlement:
             values: dict[str, Any] = {}
             for o in cw.definition.outputs:
                 try:
-                    values[o.name] = render_value(o.value, ctx)
+                    values[o.name] = await self.templates.render(o.value, ctx)
                 except TemplateError as exc:
                     if referenced_steps_in(o.value) - set(outputs):
                         # It reads a step that did not complete (an untaken branch): null.

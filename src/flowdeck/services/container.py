@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from flowdeck.config import Settings
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock, SystemClock
+from flowdeck.domain.templating import Budget
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.signals import Signals
 from flowdeck.engine.steps.registry import all_handlers, config_registry
@@ -65,6 +67,7 @@ class Services:
             settings=worker_settings(settings),
             decrypt=box.decrypt,
             signals=Signals(transport) if transport is not None else None,
+            templates=TemplateRenderer(template_budget(settings)),
         )
         env = runtime.step_env
         env.allow_scripts = settings.allow_scripts
@@ -111,4 +114,14 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         heartbeat_seconds=settings.heartbeat_seconds,
         poll_seconds=settings.poll_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
+    )
+
+
+def template_budget(settings: Settings) -> Budget:
+    """What one template render may spend (SPEC §9), from the process settings."""
+    return Budget(
+        iterations=settings.template_max_iterations,
+        output_bytes=settings.template_max_output_bytes,
+        built_bytes=settings.template_max_built_bytes,
+        seconds=settings.template_timeout_seconds,
     )

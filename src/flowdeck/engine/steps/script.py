@@ -261,7 +261,7 @@ class ScriptHandler:
         """Run the script once; a non-zero exit or a timeout fails the step."""
         if not ctx.env.allow_scripts:
             raise StepFailed(DISABLED_MESSAGE, retryable=False)
-        config = validated_config(ctx, ScriptConfig, text_maps=("env",), verbatim=("code",))
+        config = await validated_config(ctx, ScriptConfig, text_maps=("env",), verbatim=("code",))
         time_limit = config.timeout_seconds or ctx.timeout_seconds
         workdir = tempfile.mkdtemp(prefix="flowdeck-script-")
         try:
