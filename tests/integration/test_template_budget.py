@@ -126,6 +126,6 @@ async def test_the_settings_set_the_budget(store: Store, database_url: str, tmp_
     errors = {s["step_id"]: s["error"] for s in run["step_runs"] if s["current"]}
     assert errors["loop"].endswith("template exceeded its budget of 1,000 loop iterations")
     assert errors["text"].endswith("template output exceeded its budget of 2,048 bytes")
-    assert errors["slow"].endswith("template took longer than 0.5 s")
+    assert errors["slow"].endswith("template took longer than 0.5 s of CPU time")
     assert errors["fine"] is None
     assert current(run, "fine")["output"] == "x" * 2000

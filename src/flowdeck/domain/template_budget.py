@@ -4,7 +4,9 @@ Templates are untrusted code (SPEC §9). A render runs under a `Meter`, kept in 
 variable so that the hooks Jinja's generated code calls can find it while the template itself
 can never see it. Loops and calls tick it, values the template builds are weighed before (when
 one operation could make them huge) and after they exist, and the clock is read every few
-ticks. Sizes are bytes of payload: characters of a string, eight per slot of a list.
+ticks. Sizes are bytes of payload: characters of a string, eight per slot of a list. Time
+is the CPU time of the thread rendering, so that a render waiting for the interpreter (a
+loaded machine, other threads) is not cut short for it.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ class Meter:
         slice_seconds: float | None = None,
         cancel: threading.Event | None = None,
     ) -> None:
-        now = time.monotonic()
+        now = time.thread_time()
         self.budget = budget
         # The most bytes one value, or the output, may hold.
         self.cap = budget.output_bytes
@@ -109,11 +111,11 @@ class Meter:
     def check_time(self) -> None:
         """Stop the render when its time (or its inline slice) is up, or it was cancelled."""
         self._ops = 0
-        now = time.monotonic()
+        now = time.thread_time()
         if now > self._slice_end:
             raise SliceSpent
         if now > self._deadline:
-            raise BudgetExceeded(f"template took longer than {self.budget.seconds:g} s")
+            raise BudgetExceeded(f"template took longer than {self.budget.seconds:g} s of CPU time")
         if self._cancel is not None and self._cancel.is_set():
             raise BudgetExceeded("template rendering was stopped")
 
@@ -187,6 +189,8 @@ def payload(value: Any) -> int:
         return value.bit_length() // 8
     if isinstance(value, Namespace):
         return payload(object.__getattribute__(value, "_Namespace__attrs"))
+    if isinstance(value, Cycler):
+        return 8 * len(value.items)
     return 0
 
 
@@ -233,8 +237,8 @@ def _own_size(item: Any, depth: int, step: int, stack: list[tuple[Iterator[Any],
     if isinstance(item, Undefined):
         return 0
     if isinstance(item, range):
-        digits = len(str(max(abs(item.start), abs(item.stop))))
-        return len(item) * (digits + 3)
+        bits = max(abs(item.start), abs(item.stop)).bit_length()
+        return len(item) * (bits * 3 // 10 + 3)
     if isinstance(item, Namespace):
         item = object.__getattribute__(item, "_Namespace__attrs")
     elif isinstance(item, Cycler):

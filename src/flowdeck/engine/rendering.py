@@ -27,7 +27,8 @@ from flowdeck.domain.templating import (
     render_value,
 )
 
-# Inline renders hold the event loop at most about this long before moving to a thread.
+# Inline renders hold the event loop for about this much CPU time at most before moving to
+# a thread.
 SLICE_SECONDS = 0.01
 _BACKSTOP_SECONDS = 0.5
 # Few threads: each one competes with the event loop for the interpreter.
