@@ -324,6 +324,7 @@ def test_the_reviewers_repetition_is_refused_before_it_is_built() -> None:
         "{{ '%1000000000d'|format(1) }}",
         "{{ '%1000000000d' % 1 }}",
         "{{ '%*d' % (1000000000, 1) }}",
+        "{{ '%1000000000d'.encode() % 1 }}",
         "{{ '{:>1000000000}'.format(1) }}",
         "{{ '{:{}}'.format(1, 1000000000) }}",
         "{{ 'x'.ljust(1000000000) }}",

@@ -126,8 +126,9 @@ def binop_size(operator: str, left: Any, right: Any, cap: int) -> int:
             if right > _MAX_EXPONENT:
                 raise SecurityError("exponent too large")
             return abs(left).bit_length() * right // 8
-    elif operator == "%" and isinstance(left, str):
-        return percent_size(left, right, cap)
+    elif operator == "%" and isinstance(left, str | bytes):
+        fmt = left if isinstance(left, str) else left.decode("latin-1")
+        return percent_size(fmt, right, cap)
     return 0
 
 
