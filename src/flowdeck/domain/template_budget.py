@@ -108,6 +108,12 @@ class Meter:
         if self._ops >= _CHECK_EVERY:
             self.check_time()
 
+    def pulse(self) -> None:
+        """Count one step of other work (compiling): the clock is read every few."""
+        self._ops += 1
+        if self._ops >= _CHECK_EVERY:
+            self.check_time()
+
     def check_time(self) -> None:
         """Stop the render when its time (or its inline slice) is up, or it was cancelled."""
         self._ops = 0
@@ -163,6 +169,11 @@ def current_meter() -> Meter:
     if meter is None:
         raise BudgetExceeded("templates run only under a budget")
     return meter
+
+
+def active_meter() -> Meter | None:
+    """The meter of the render in progress, if any."""
+    return _METER.get()
 
 
 def enter(meter: Meter) -> Token[Meter | None]:

@@ -188,8 +188,16 @@ def _text_output(template: jinja2.Template, context: Mapping[str, Any], meter: M
     return "".join(pieces)
 
 
-def _run(compiled: _Compiled, text: str, context: Mapping[str, Any], meter: Meter) -> Any:
+def _run(
+    text: str,
+    context: Mapping[str, Any],
+    meter: Meter,
+    compile_text: Callable[[str], _Compiled],
+) -> Any:
+    compiled: _Compiled | None = None
     try:
+        # Compiling runs under the meter too: a long template can take long to compile.
+        compiled = _compiled(text, meter, compile_text)
         if compiled.expression is not None:
             value = compiled.expression(context)
             if compiled.builds_containers or isinstance(value, Undefined):
@@ -201,7 +209,10 @@ def _run(compiled: _Compiled, text: str, context: Mapping[str, Any], meter: Mete
         assert compiled.template is not None
         return _text_output(compiled.template, context, meter)
     except SliceSpent:
-        compiled.slow = True
+        if compiled is not None:
+            compiled.slow = True
+        raise
+    except TemplateError:
         raise
     except Exception as exc:
         raise TemplateError(text, failure_reason(exc, text)) from None
@@ -211,7 +222,7 @@ def _render_in(value: Any, context: Mapping[str, Any], meter: Meter) -> Any:
     if isinstance(value, str):
         if "{{" not in value and "{%" not in value:
             return value
-        return _run(_compiled(value, meter, _compile_template), value, context, meter)
+        return _run(value, context, meter, _compile_template)
     if isinstance(value, dict):
         return {key: _render_in(item, context, meter) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -266,6 +277,6 @@ def evaluate_expression(
     meter = Meter(budget, slice_seconds=slice_seconds, cancel=cancel)
     token = enter(meter)
     try:
-        return _run(_compiled(expr, meter, _compile_expression), expr, context, meter)
+        return _run(expr, context, meter, _compile_expression)
     finally:
         leave(token)

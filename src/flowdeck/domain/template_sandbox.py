@@ -18,12 +18,21 @@ import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
 from jinja2.exceptions import SecurityError
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from jinja2.runtime import LoopContext, Undefined
 from jinja2.sandbox import SandboxedEnvironment, SandboxedFormatter
 from jinja2.utils import Cycler, Namespace
 from markupsafe import EscapeFormatter, Markup
 
-from flowdeck.domain.template_budget import Meter, current_meter, estimate, payload, text_size
+from flowdeck.domain.template_budget import (
+    Meter,
+    active_meter,
+    current_meter,
+    estimate,
+    payload,
+    text_size,
+)
 from flowdeck.domain.template_guards import (
     format_spec_size,
     guarded_filters,
@@ -41,6 +50,23 @@ _NUMBERS = frozenset({int, float})
 _BUILDERS: tuple[Any, ...] = (dict, Namespace, Cycler)
 
 
+class MeteredParsing(Extension):
+    """Lets a render's meter stop it while its template is still being parsed.
+
+    Jinja compiles a template the first time it renders, and compiling a long one can take
+    longer than rendering it: the tokens (here) and the code generator's nodes (below) are
+    paced by the meter too, when a render is in progress.
+    """
+
+    def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
+        """The tokens, unchanged, one pulse of the meter each."""
+        meter = active_meter()
+        for token in stream:
+            if meter is not None:
+                meter.pulse()
+            yield token
+
+
 class MeteredCodeGenerator(CodeGenerator):
     """Jinja's code generator, routing loops, `~` and output through the environment's meter."""
 
@@ -49,9 +75,12 @@ class MeteredCodeGenerator(CodeGenerator):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._loop_iterables: set[int] = set()
+        self._meter = active_meter()
 
     def visit(self, node: nodes.Node, *args: Any, **kwargs: Any) -> Any:
         """Visit `node`; a `for` loop's iterable is wrapped in `environment.metered_iter()`."""
+        if self._meter is not None:
+            self._meter.pulse()
         if id(node) not in self._loop_iterables:
             return super().visit(node, *args, **kwargs)
         self._loop_iterables.discard(id(node))
@@ -176,7 +205,7 @@ class Sandbox(SandboxedEnvironment):
     intercepted_binops = frozenset({"+", "*", "**", "%"})
 
     def __init__(self, **options: Any) -> None:
-        super().__init__(finalize=_finalize, **options)
+        super().__init__(finalize=_finalize, extensions=[MeteredParsing], **options)
         self.filters = guarded_filters(self.filters)
         self.globals["lipsum"] = guarded_lipsum(jinja2.utils.generate_lorem_ipsum)
 
