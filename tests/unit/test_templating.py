@@ -378,6 +378,14 @@ def test_time_budget_stops_a_slow_render() -> None:
     assert took < 3
 
 
+def test_compiling_a_huge_template_counts_toward_its_time() -> None:
+    template = "{{ inputs.n }} " * 20000  # compiling this alone takes many seconds
+    started = time.thread_time()
+    with pytest.raises(TemplateError, match=r"took longer than 0\.5 s of CPU time"):
+        render_value(template, CONTEXT, Budget(seconds=0.5))
+    assert time.thread_time() - started < 3
+
+
 def test_a_cancelled_render_stops() -> None:
     stop = threading.Event()
     threading.Timer(0.3, stop.set).start()
