@@ -29,8 +29,6 @@ from flowdeck.domain.template_budget import (
 from flowdeck.domain.template_sandbox import Sandbox
 
 _SINGLE_EXPRESSION = re.compile(r"\A\s*\{\{[-+]?(?P<inner>.*?)[-+]?\}\}\s*\Z", re.DOTALL)
-# Compiling a long template can itself take a while: never on an inline slice.
-_INLINE_SOURCE_LIMIT = 4096
 # Expressions made only of these read what the context holds, building nothing new: a large
 # result is passed through, not built, so it is not weighed against the budget.
 _READING_NODES = (
@@ -156,8 +154,6 @@ def _compile_expression(expr: str) -> _Compiled:
 
 def _compiled(text: str, meter: Meter, compile_text: Callable[[str], _Compiled]) -> _Compiled:
     """The compiled template, unless it is known to be slow for the inline slice running."""
-    if meter.sliced and len(text) > _INLINE_SOURCE_LIMIT:
-        raise SliceSpent
     compiled = compile_text(text)
     if meter.sliced and compiled.slow:
         raise SliceSpent
