@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     # them the client is the socket peer.
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
+    # Template budget (SPEC §9, templates area): what one render may spend. Loop iterations
+    # (calls count too); the size of its output and of any one value it builds, and of all it
+    # builds together, in bytes; and its CPU time, which a step's `timeout_seconds` lowers.
+    template_max_iterations: int = Field(default=1_000_000, ge=1)
+    template_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
+    template_max_built_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    template_timeout_seconds: float = Field(default=5.0, gt=0)
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:

@@ -13,6 +13,7 @@ from flowdeck.engine.egress import EgressPolicy, step_client
 from flowdeck.engine.events import EventBus
 from flowdeck.engine.flow import StepFlow
 from flowdeck.engine.ports import EngineStore
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepHandler
@@ -33,23 +34,26 @@ class Runtime:
         decrypt: Callable[[str], str] | None = None,
         signals: Signals | None = None,
         egress: EgressPolicy | None = None,
+        templates: TemplateRenderer | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.settings = settings or WorkerSettings()
         self.handlers = dict(handlers)
         self.bus = EventBus()
+        templates = templates or TemplateRenderer()
         self.flow = StepFlow(
             clock,
             DefinitionCache(),
             SecretCache(decrypt),
+            templates,
             max_run_depth=self.settings.max_run_depth,
         )
         self._own_http: httpx.AsyncClient | None = None
         if step_env is None:
             # Steps reach the network only through the egress guard; None guards by default.
             self._own_http = step_client(egress or EgressPolicy())
-            step_env = StepEnvironment(http=self._own_http, clock=clock)
+            step_env = StepEnvironment(http=self._own_http, clock=clock, templates=templates)
         self.step_env = step_env
         self.worker: Worker | None = None
         # Other processes on the same database (PostgreSQL); None when this one is alone.

@@ -11,13 +11,14 @@ from flowdeck.domain.clock import Clock
 from flowdeck.domain.nesting import DEFAULT_MAX_RUN_DEPTH
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import decide
-from flowdeck.domain.templating import TemplateError, referenced_steps_in, render_value
+from flowdeck.domain.templating import TemplateError, referenced_steps_in
 from flowdeck.engine import nesting
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.fairness import Turns
 from flowdeck.engine.ports import EngineTx
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.secrets import SecretCache
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ class RunSettlement:
         clock: Clock,
         definitions: DefinitionCache,
         secrets: SecretCache,
+        templates: TemplateRenderer | None = None,
         *,
         max_run_depth: int = DEFAULT_MAX_RUN_DEPTH,
     ) -> None:
@@ -70,6 +72,7 @@ class RunSettlement:
         self.secrets = secrets
         self.max_run_depth = max_run_depth
         self.turns = Turns()
+        self.templates = templates or TemplateRenderer()
 
     async def compiled(self, tx: EngineTx, run: Run) -> CompiledWorkflow:
         """The run's compiled definition."""
@@ -254,7 +257,7 @@ class RunSettlement:
             values: dict[str, Any] = {}
             for o in cw.definition.outputs:
                 try:
-                    values[o.name] = render_value(o.value, ctx)
+                    values[o.name] = await self.templates.render(o.value, ctx)
                 except TemplateError as exc:
                     if referenced_steps_in(o.value) - set(outputs):
                         # It reads a step that did not complete (an untaken branch): null.

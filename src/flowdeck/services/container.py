@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from flowdeck.config import Settings
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock, SystemClock
+from flowdeck.domain.templating import Budget
 from flowdeck.engine.egress import EgressPolicy, parse_allow_list
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.sandbox.select import log_selection, select_sandbox
 from flowdeck.engine.signals import Signals
@@ -69,6 +71,7 @@ class Services:
             decrypt=box.decrypt,
             signals=Signals(transport) if transport is not None else None,
             egress=egress_policy(settings),
+            templates=TemplateRenderer(template_budget(settings)),
         )
         env = runtime.step_env
         env.allow_scripts = settings.allow_scripts
@@ -148,4 +151,14 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         poll_seconds=settings.poll_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         max_run_depth=settings.max_run_depth,
+    )
+
+
+def template_budget(settings: Settings) -> Budget:
+    """What one template render may spend (SPEC §9), from the process settings."""
+    return Budget(
+        iterations=settings.template_max_iterations,
+        output_bytes=settings.template_max_output_bytes,
+        built_bytes=settings.template_max_built_bytes,
+        seconds=settings.template_timeout_seconds,
     )

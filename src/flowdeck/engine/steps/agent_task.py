@@ -87,7 +87,7 @@ class AgentTaskHandler:
 
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Render the prompt, call the model, check the answer, report usage and cost."""
-        config = validated_config(ctx, AgentTaskConfig, texts=("goal",))
+        config = await validated_config(ctx, AgentTaskConfig, texts=("goal",))
         if ctx.env.agents is None:
             raise StepFailed("Agents are not available on this worker", retryable=False)
         agent = await ctx.env.agents(ctx.workspace_id, config.agent_id)

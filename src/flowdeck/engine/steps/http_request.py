@@ -225,7 +225,9 @@ class HttpRequestHandler:
 
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Send the request once and return status, headers and body."""
-        config = validated_config(ctx, HttpRequestConfig, text_maps=("headers",), texts=("body",))
+        config = await validated_config(
+            ctx, HttpRequestConfig, text_maps=("headers",), texts=("body",)
+        )
         request = build_request(
             ctx,
             config.method,

@@ -101,7 +101,7 @@ class ScriptHandler:
         """Run the script once; a non-zero exit, a broken cap or a timeout fails the step."""
         if not ctx.env.allow_scripts:
             raise StepFailed(DISABLED_MESSAGE, retryable=False)
-        config = validated_config(ctx, ScriptConfig, text_maps=("env",), verbatim=("code",))
+        config = await validated_config(ctx, ScriptConfig, text_maps=("env",), verbatim=("code",))
         policy = sandbox_policy(ctx.env)
         selection = await select_sandbox(policy)
         if selection.backend is None:

@@ -33,7 +33,7 @@ class WaitHandler:
         if ctx.state and "started_at" in ctx.state:
             started = datetime.fromisoformat(str(ctx.state["started_at"]))
             return Completed({"waited_seconds": round((now - started).total_seconds(), 3)})
-        config = ctx.render(dict(ctx.config))
+        config = await ctx.render(dict(ctx.config))
         if config.get("until") is not None:
             deadline = _parse_until(ctx, config["until"])
         else:
