@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from flowdeck.domain.limits import MAX_DEFINITION_BYTES
+
 
 class Settings(BaseSettings):
     """Every setting of a Flowdeck process; each is also `FLOWDECK_<NAME>`."""
@@ -50,6 +52,9 @@ class Settings(BaseSettings):
     script_memory_mb: int = Field(default=512, ge=16)
     run_worker: bool = True
     schedule_poll_seconds: float = Field(default=1.0, gt=0)
+    # Input limits (sec-input): the largest workflow definition, as text or as compact JSON.
+    # Bodies, definitions and run inputs also nest at most 64 levels (domain.limits).
+    max_definition_bytes: int = Field(default=MAX_DEFINITION_BYTES, ge=1024)
 
     @field_validator("data_dir")
     @classmethod

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import hmac
-import json
 import secrets
 from datetime import timedelta
 from typing import Any
 
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock
+from flowdeck.domain.limits import JsonTooDeep, decode_json, too_deep_sentence
 from flowdeck.domain.records import Run, Workflow
 from flowdeck.engine.steps.webhook import sign
 from flowdeck.errors import (
@@ -218,7 +218,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = decode_json(body)
+    except JsonTooDeep:
+        too_deep = too_deep_sentence("input_data")
+        raise InvalidInput("The body is invalid", errors=[too_deep]) from None
     except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
