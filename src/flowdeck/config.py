@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from flowdeck.domain.limits import MAX_DEFINITION_BYTES
 from flowdeck.engine.egress import parse_allow_list
 
 
@@ -94,6 +95,10 @@ class Settings(BaseSettings):
     template_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
     template_max_built_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
     template_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Input limits (sec-input): the largest workflow definition, as text or as compact JSON.
+    # Bodies, definitions and run inputs also nest at most 64 levels (domain.limits).
+    max_definition_bytes: int = Field(default=MAX_DEFINITION_BYTES, ge=1024)
 
     @field_validator("data_dir")
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -11,6 +10,7 @@ from typing import Any
 
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock
+from flowdeck.domain.limits import JsonTooDeep, decode_json, too_deep_sentence
 from flowdeck.domain.records import Run, Workflow
 from flowdeck.errors import (
     BadRequest,
@@ -316,7 +316,10 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body)
+        data = decode_json(body)
+    except JsonTooDeep:
+        too_deep = too_deep_sentence("input_data")
+        raise InvalidInput("The body is invalid", errors=[too_deep]) from None
     except ValueError as exc:
         raise BadRequest(f"The request body is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):

@@ -90,7 +90,11 @@ class Services:
         agents = AgentService(store, clock, box)
         env.agents = agents.profile
         workflows = WorkflowService(
-            store, clock, max_steps=settings.max_steps, step_configs=config_registry(handlers)
+            store,
+            clock,
+            max_steps=settings.max_steps,
+            max_definition_bytes=settings.max_definition_bytes,
+            step_configs=config_registry(handlers),
         )
         return cls(
             settings=settings,

@@ -16,7 +16,7 @@ from starlette.background import BackgroundTask
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.api.schemas import Limit, Offset, ResumeRequest, RunRequest
+from flowdeck.api.schemas import EventSeq, Limit, Offset, ResumeRequest, RunRequest
 from flowdeck.errors import DatabaseBusy
 from flowdeck.services.views import run_detail, run_summary
 
@@ -123,10 +123,10 @@ async def stream_run(
     request: Request,
     principal: PrincipalDep,
     services: ServicesDep,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[EventSeq | None, Header()] = None,
 ) -> EventSourceResponse:
     """Server-Sent Events: replay the log (after Last-Event-ID), then follow it live."""
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = last_event_id or 0
     await services.runs.events(principal, run_id, after)  # 404 before the stream starts
     bus = services.runtime.bus
     # At most FLOWDECK_MAX_STREAMS_PER_KEY open streams per key (429 past it). The slot is
