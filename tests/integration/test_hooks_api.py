@@ -258,3 +258,17 @@ async def test_another_workspaces_hook_needs_that_workspaces_credentials(api: Ap
     assert_problem(await api.client.put(f"{WF}/{theirs}", json=change, headers=api.headers), 404)
     legacy_try = await post(f"{HOOKS}/{theirs}", content=body, headers=legacy(their_secret, body))
     assert_problem(legacy_try, 403)
+
+
+async def test_non_ascii_signatures_and_tokens_are_refused_not_crashed(api: Api) -> None:
+    wf_id, _ = await webhook_workflow(api, legacy_webhook_signature=True)
+    body = b'{"order": {"id": 1}}'
+    bad_signature = {"X-Flowdeck-Signature": b"sha256=\xb2", "Content-Type": "application/json"}
+    resp = await api.client.post(f"{HOOKS}/{wf_id}", content=body, headers=bad_signature)
+    assert resp.status_code == 401, resp.text
+    token = await token_for(api, wf_id)
+    forged = token.rsplit(".", 1)[0].encode() + b".\xb2\xb2"
+    resp = await api.client.post(
+        f"{HOOKS}/{wf_id}", content=body, headers={"Authorization": b"Bearer " + forged}
+    )
+    assert resp.status_code == 401, resp.text

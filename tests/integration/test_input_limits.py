@@ -11,9 +11,10 @@ from typing import Any
 import httpx
 import pytest
 
+from flowdeck.domain.clock import SystemClock
 from tests.integration.conftest import Api
+from tests.integration.hooks_helpers import standard, token_for, webhook_workflow
 from tests.integration.runs_helpers import RUNS, transform, wait_for_run
-from tests.integration.test_hooks_api import signed, token_for, webhook_workflow
 
 WF = "/api/workflows"
 
@@ -105,7 +106,7 @@ async def test_over_deep_input_data_is_refused(api: Api, route: str, depth: int)
     else:
         body = f'{{"order": {inner}}}'.encode()
         if route == "signed hook":
-            headers = signed(secret, body)
+            headers = standard(secret, body)
         else:
             token = await token_for(api, wf_id)
             headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -193,3 +194,22 @@ async def test_out_of_range_and_nul_inputs_are_422_naming_the_field(
     assert resp.status_code == 422, resp.text
     assert field in problem_text(resp)
     assert (await api.client.get(f"{WF}/{wf_id}/runs", headers=api.headers)).status_code == 200
+
+
+async def test_text_the_database_cannot_store_is_invalid_input_from_any_caller(
+    api: Api, is_postgres: bool
+) -> None:
+    # A caller that skips the API's checks (MCP, the CLI on the database) still gets a clear
+    # refusal, never a driver error: PostgreSQL cannot store NUL in text.
+    from flowdeck.errors import InvalidInput
+    from flowdeck.services.auth import AuthService
+
+    principal = await AuthService(api.store, SystemClock()).authenticate(api.key)
+    services = api.client._transport.app.state.services  # type: ignore[attr-defined]
+    definition = {"name": "Nul", "steps": [transform("a", 1)]}
+    if not is_postgres:
+        await services.workflows.create(principal, definition, tags=["a\x00b"])  # as it is
+        return
+    with pytest.raises(InvalidInput) as refused:
+        await services.workflows.create(principal, definition, tags=["a\x00b"])
+    assert refused.value.errors == ["Text may not contain NUL characters (\\u0000)"]

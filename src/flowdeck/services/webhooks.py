@@ -138,7 +138,8 @@ def legacy_signed_by(secret: str, signature: str, body: bytes) -> bool:
     shown today or (for a secret made before) as it was first handed out."""
     given = signature.strip().lower()
     return any(
-        hmac.compare_digest(legacy_sign(spelling, body), given) for spelling in _spellings(secret)
+        hmac.compare_digest(legacy_sign(spelling, body).encode(), given.encode())
+        for spelling in _spellings(secret)
     )
 
 

@@ -116,6 +116,13 @@ def is_unique_violation(exc: BaseException) -> bool:
     return "UNIQUE constraint failed" in str(orig)
 
 
+def is_unstorable_text(exc: BaseException) -> bool:
+    """True when PostgreSQL refused a text value (a NUL character, bytes not in the encoding):
+    the API refuses those first, so this is the last line of defence for other callers."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) in ("22021", "22P05")
+
+
 # SQLSTATEs a new attempt can cure: serialization failure, deadlock, the server shutting down
 # or restarting, too many connections; and class 08, connection exceptions.
 _TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "57P01", "57P02", "57P03", "53300"})

@@ -22,13 +22,14 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql.base import Executable
 
-from flowdeck.errors import Conflict, DatabaseBusy, DatabaseUnwritable
+from flowdeck.errors import Conflict, DatabaseBusy, DatabaseUnwritable, InvalidInput
 from flowdeck.store.dialect import (
     create_engine,
     create_sqlite_engine,
     is_sqlite,
     is_transient,
     is_unique_violation,
+    is_unstorable_text,
     write_refusal,
 )
 from flowdeck.store.tx import Tx
@@ -131,6 +132,11 @@ class Store:
                 raise Conflict("The object conflicts with one that already exists") from exc
             raise
         except DBAPIError as exc:
+            if is_unstorable_text(exc):
+                raise InvalidInput(
+                    "A value cannot be stored",
+                    errors=["Text may not contain NUL characters (\\u0000)"],
+                ) from exc
             if is_transient(exc):
                 in_doubt = committing and not readonly
                 detail = (
