@@ -82,7 +82,8 @@ async def served(database_url: str, workdir: Path, **env: str) -> AsyncIterator[
         "--database-url",
         database_url,
     ]
-    proc = subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT)
+    # Started once per benchmark, before anything is timed.
+    proc = subprocess.Popen(command, env=full, stdout=log, stderr=subprocess.STDOUT)  # noqa: ASYNC220
     base = f"http://127.0.0.1:{port}"
     headers = {"Authorization": f"Bearer {KEY}"}
     limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
@@ -187,7 +188,7 @@ def local_endpoint() -> Iterator[str]:
         # body until the client's delayed ACK (40 ms), which would measure the kernel.
         disable_nagle_algorithm = True
 
-        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        def do_GET(self) -> None:
             body = b'{"ok": true}'
             self.send_response(200)
             self.send_header("Content-Type", "application/json")

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from flowdeck.domain.limits import MAX_DEFINITION_BYTES
+from flowdeck.engine.egress import parse_allow_list
 
 
 class Settings(BaseSettings):
@@ -48,6 +52,16 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     script_cpu_seconds: int = Field(default=60, ge=1)
     script_memory_mb: int = Field(default=512, ge=16)
+    # Script sandbox (engine/sandbox): auto tries bwrap, then Landlock; none is the opt-out.
+    script_sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    script_network: bool = False
+    script_max_processes: int = Field(default=128, ge=1)
+    script_file_size_mb: int = Field(default=64, ge=1)
+    script_tmp_size_mb: int = Field(default=64, ge=1)
+    script_bwrap_path: str | None = None
+    script_python: str | None = None
+    # The unprivileged uid (and gid) scripts run as when the server runs as root.
+    script_uid: int = Field(default=65534, ge=1)
     run_worker: bool = True
     # `flowdeck serve` runs its worker as a child process (the API's event loop never waits
     # behind engine work, and both cores are used); false runs it inside the server process.
@@ -55,6 +69,39 @@ class Settings(BaseSettings):
     # Runaway runs: how deep child runs of `workflow` steps may nest (SPEC §4).
     max_run_depth: int = Field(default=10, ge=1, le=100)
     schedule_poll_seconds: float = Field(default=1.0, gt=0)
+    # Egress guard (outbound step requests, SPEC §9): intranet targets steps may reach,
+    # comma-separated CIDRs, hosts or host:port ("*" allows every address).
+    http_allow: str = ""
+
+    @field_validator("http_allow")
+    @classmethod
+    def _readable_allow_list(cls, value: str) -> str:
+        parse_allow_list(value)
+        return value
+
+    # -- Rate limits and client addresses (security: sec-limits) ---------------------------
+    # Requests per minute per API key, and per source address on routes without a key
+    # (public view, inbound hooks); counted in each server's memory. 0 turns it off.
+    rate_limit_per_minute: int = Field(default=6000, ge=0)
+    # Failed authentications (401s) per minute per source address before it gets 429. 0: off.
+    auth_failures_per_minute: int = Field(default=30, ge=0)
+    # Open SSE run streams per API key on one server. 0: no cap.
+    max_streams_per_key: int = Field(default=20, ge=0)
+    # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For names the client; without
+    # them the client is the socket peer.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    # Template budget (SPEC §9, templates area): what one render may spend. Loop iterations
+    # (calls count too); the size of its output and of any one value it builds, and of all it
+    # builds together, in bytes; and its CPU time, which a step's `timeout_seconds` lowers.
+    template_max_iterations: int = Field(default=1_000_000, ge=1)
+    template_max_output_bytes: int = Field(default=1024 * 1024, ge=1024)
+    template_max_built_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    template_timeout_seconds: float = Field(default=5.0, gt=0)
+
+    # Input limits (sec-input): the largest workflow definition, as text or as compact JSON.
+    # Bodies, definitions and run inputs also nest at most 64 levels (domain.limits).
+    max_definition_bytes: int = Field(default=MAX_DEFINITION_BYTES, ge=1024)
 
     @field_validator("data_dir")
     @classmethod
@@ -68,6 +115,21 @@ class Settings(BaseSettings):
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
             raise ValueError("must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return level
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> Any:
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, list | tuple):
+            return value
+        networks = []
+        for item in (str(i).strip() for i in items):
+            if item:
+                try:
+                    networks.append(str(ipaddress.ip_network(item, strict=False)))
+                except ValueError as exc:
+                    raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
+        return tuple(networks)
 
     @property
     def resolved_database_url(self) -> str:

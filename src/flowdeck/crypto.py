@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken
+
+from flowdeck.filemodes import create_private_file, ensure_private_dir
 
 
 class SecretBox:
@@ -34,11 +35,9 @@ class SecretBox:
         path = data_dir / "secret.key"
         if path.exists():
             return cls(path.read_bytes().strip())
-        data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_private_dir(data_dir)
         key = Fernet.generate_key()
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(key + b"\n")
+        create_private_file(path, key + b"\n")
         return cls(key)
 
     def encrypt(self, plaintext: str) -> str:

@@ -12,6 +12,7 @@ class FlowdeckError(Exception):
     status = 500
     title = "Internal error"
     retryable = False
+    retry_after = 1  # seconds, sent as `Retry-After` when `retryable`
 
     def __init__(self, detail: str, *, errors: Sequence[str] = ()) -> None:
         super().__init__(detail)
@@ -61,6 +62,16 @@ class PayloadTooLarge(FlowdeckError):
     code, status, title = "payload_too_large", 413, "Payload too large"
 
 
+class RateLimited(FlowdeckError):
+    """Too many requests from this key or address; `retry_after` says when to try again."""
+
+    code, status, title, retryable = "rate_limited", 429, "Too many requests", True
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, retry_after)
+
+
 class InvalidInput(FlowdeckError):
     """The input breaks the schema or the rules; `errors` lists every problem."""
 
@@ -79,3 +90,9 @@ class DatabaseBusy(FlowdeckError):
     def __init__(self, detail: str, *, in_doubt: bool = False) -> None:
         super().__init__(detail)
         self.in_doubt = in_doubt
+
+
+class DatabaseUnwritable(FlowdeckError):
+    """The database answers but refuses writes (disk full, read-only, locked)."""
+
+    code, status, title, retryable = "database_unwritable", 503, "Database not writable", True

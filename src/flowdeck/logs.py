@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import logging.config
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -24,6 +24,10 @@ LogFormat = Literal["text", "json"]
 CONTEXT_FIELDS = ("run_id", "step_id", "attempt", "worker_id", "workflow_id")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: ContextVar[Mapping[str, Any]] = ContextVar("flowdeck_log_context", default=_EMPTY)
+# Masks a step's secrets in every record logged while it runs (set with `bind_log_redactor`).
+_redactor: ContextVar[Callable[[str], str] | None] = ContextVar(
+    "flowdeck_log_redactor", default=None
+)
 # Libraries that narrate every request at INFO: quiet unless DEBUG is asked for.
 _CHATTY = ("httpx", "httpcore", "mcp", "alembic", "sse_starlette")
 
@@ -31,6 +35,12 @@ _CHATTY = ("httpx", "httpcore", "mcp", "alembic", "sse_starlette")
 def bind_log_context(**fields: Any) -> None:
     """Add fields to every record logged from now on in this task (or thread)."""
     _context.set(MappingProxyType({**_context.get(), **fields}))
+
+
+def bind_log_redactor(redact: Callable[[str], str]) -> None:
+    """Mask text with `redact` in every record logged from now on in this task: the message,
+    its arguments and any traceback, whichever library logged it."""
+    _redactor.set(redact)
 
 
 @contextmanager
@@ -44,13 +54,29 @@ def log_context(**fields: Any) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Copies the bound context onto each record; fields given with `extra=` win."""
+    """Copies the bound context onto each record (fields given with `extra=` win) and masks
+    the bound redactor's secrets in it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         for key, value in _context.get().items():
             if key not in record.__dict__:
                 setattr(record, key, value)
+        redact = _redactor.get()
+        if redact is not None:
+            _redact_record(record, redact)
         return True
+
+
+def _redact_record(record: logging.LogRecord, redact: Callable[[str], str]) -> None:
+    record.msg, record.args = redact(record.getMessage()), None
+    if record.exc_info and not record.exc_text:
+        record.exc_text = logging.Formatter().formatException(record.exc_info)
+    # Formatters print exc_text when exc_info is gone (the JSON one would re-format it).
+    record.exc_info = None
+    if record.exc_text:
+        record.exc_text = redact(record.exc_text)
+    if record.stack_info:
+        record.stack_info = redact(record.stack_info)
 
 
 class TextFormatter(logging.Formatter):

@@ -36,6 +36,7 @@ def free_port() -> int:
 def _process_env(env: dict[str, str] | None) -> dict[str, str]:
     # The process sees only the settings a test gives it, never the developer's own.
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWDECK_")}
+    full_env["FLOWDECK_HTTP_ALLOW"] = "127.0.0.1"  # the tests' peers, past the egress guard
     full_env.update(env or {})
     return full_env
 

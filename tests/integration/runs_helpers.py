@@ -400,7 +400,8 @@ async def http_peer() -> AsyncIterator[tuple[GatedPeer, ReplyBook]]:
 
 
 def settings_for(database_url: str, tmp_path: Path, **overrides: Any) -> Settings:
-    """Settings like the `settings` fixture's, with `overrides`."""
+    """Settings like the `settings` fixture's (loopback opened for the peers), with `overrides`."""
+    overrides.setdefault("http_allow", "127.0.0.1")
     return Settings(data_dir=tmp_path / "data", database_url=database_url, **overrides)
 
 

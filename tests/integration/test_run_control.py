@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
 from tests.integration.conftest import Api
 from tests.integration.runs_helpers import (
@@ -23,7 +22,7 @@ from tests.integration.runs_helpers import (
     wait_for_step,
     wait_until,
 )
-from tests.unit.step_helpers import Reply, is_alive
+from tests.unit.step_helpers import Reply, processes_with, unique_sleep_seconds
 
 
 async def post(api: Api, run_id: str, action: str, body: object = None) -> dict[str, object]:
@@ -35,29 +34,24 @@ async def post(api: Api, run_id: str, action: str, body: object = None) -> dict[
 # -- cancel ----------------------------------------------------------------------------------
 
 
-async def test_cancel_kills_a_running_script(api: Api, tmp_path: Path) -> None:
-    pid_file = tmp_path / "pid"
+async def test_cancel_kills_a_running_script(api: Api) -> None:
+    marker = unique_sleep_seconds()
     definition = {
         "name": "Sleeper",
         "steps": [
             {
                 "id": "sleep",
                 "type": "script",
-                "config": {
-                    "language": "bash",
-                    "code": 'echo $$ > "$PID_FILE"; sleep 30',
-                    "env": {"PID_FILE": str(pid_file)},
-                },
+                "config": {"language": "bash", "code": f"sleep {marker}"},
             },
             transform("after", 1, depends_on=["sleep"]),
         ],
     }
     run_id = await start_run(api, await create_workflow(api, definition))
-    pid = await wait_until(lambda: asyncio.to_thread(_pid_in, pid_file))
-    assert is_alive(pid)
+    await wait_until(lambda: _running(marker))
     cancelled = await post(api, run_id, "cancel")
     assert cancelled["status"] == "cancelled"
-    await wait_until(lambda: _gone(pid))
+    await wait_until(lambda: _gone(marker))
     run = await get_run(api, run_id)
     assert run["status"] == "cancelled"
     assert statuses(run) == {"sleep": "cancelled", "after": "cancelled"}
@@ -66,13 +60,12 @@ async def test_cancel_kills_a_running_script(api: Api, tmp_path: Path) -> None:
     assert resp.status_code == 409  # only an active run can be cancelled
 
 
-def _pid_in(path: Path) -> int | None:
-    text = path.read_text().strip() if path.exists() else ""
-    return int(text) if text.isdigit() else None
+async def _running(marker: str) -> bool:
+    return bool(await asyncio.to_thread(processes_with, marker))
 
 
-async def _gone(pid: int) -> bool:
-    return not is_alive(pid)
+async def _gone(marker: str) -> bool:
+    return not await asyncio.to_thread(processes_with, marker)
 
 
 async def test_cancel_aborts_a_slow_http_request(api: Api) -> None:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
+from flowdeck.engine.egress import parse_allow_list, step_client
 from tests.unit.step_helpers import HttpPeer, running_peer
 
 
@@ -19,6 +20,6 @@ async def peer() -> AsyncIterator[HttpPeer]:
 
 @pytest.fixture
 async def http() -> AsyncIterator[httpx.AsyncClient]:
-    """The client handlers share, as the engine's StepEnvironment does."""
-    async with httpx.AsyncClient(timeout=10) as client:
+    """The client handlers share, built as the engine builds it, the peers' loopback opened."""
+    async with step_client(parse_allow_list("127.0.0.1"), timeout=10) as client:
         yield client

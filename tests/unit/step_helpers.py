@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,37 @@ def is_alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+
+
+def processes_with(marker: str) -> list[int]:
+    """Live processes whose command line contains `marker` (found through /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or not is_alive(int(entry.name)):
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if marker.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+async def wait_until_no_process_with(marker: str, seconds: float = 5) -> list[int]:
+    """Wait until no process carries `marker`; the survivors if some outlive `seconds`."""
+    survivors = processes_with(marker)
+    for _ in range(int(seconds / 0.05)):
+        if not survivors:
+            break
+        await asyncio.sleep(0.05)
+        survivors = processes_with(marker)
+    return survivors
+
+
+def unique_sleep_seconds() -> str:
+    """A `sleep` duration (about 97 s) unique to this call: a marker to find the process by."""
+    return f"97.{uuid.uuid4().int % 10**9:09d}"
 
 
 @dataclass

@@ -1,13 +1,11 @@
-"""The script step: real subprocesses, a scrubbed environment, limits, timeouts, cancellation."""
+"""The script step (in its default sandbox): output, stdin context, env, limits, timeouts."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
 import textwrap
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,7 +13,15 @@ import pytest
 
 from flowdeck.engine.steps.base import StepFailed
 from flowdeck.engine.steps.script import DISABLED_MESSAGE, MAX_STREAM_BYTES, ScriptHandler
-from tests.unit.step_helpers import completed_output, is_alive, make_context, redactor, step_failure
+from tests.unit.step_helpers import (
+    completed_output,
+    make_context,
+    processes_with,
+    redactor,
+    step_failure,
+    unique_sleep_seconds,
+    wait_until_no_process_with,
+)
 
 handler = ScriptHandler()
 
@@ -40,31 +46,6 @@ async def run(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) ->
 
 async def fail(http: httpx.AsyncClient, config: dict[str, Any], **kwargs: Any) -> StepFailed:
     return await step_failure(handler, http, config, **kwargs)
-
-
-def read_if_written(path: Path) -> str | None:
-    text = path.read_text().strip() if path.exists() else ""
-    return text or None
-
-
-def exists(path: str) -> bool:
-    return Path(path).exists()
-
-
-async def wait_for_file(path: Path, seconds: float = 10) -> str:
-    for _ in range(int(seconds / 0.02)):
-        if (text := read_if_written(path)) is not None:
-            return text
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{path} was never written")
-
-
-async def wait_until_gone(pid: int, seconds: float = 5) -> bool:
-    for _ in range(int(seconds / 0.02)):
-        if not is_alive(pid):
-            return True
-        await asyncio.sleep(0.02)
-    return False
 
 
 def test_handler_identity() -> None:
@@ -150,7 +131,6 @@ async def test_environment_is_scrubbed(
     assert env["COUNT"] == "3"
     assert env["PATH"] == "/usr/local/bin:/usr/bin:/bin"
     assert env["HOME"] == env["TMPDIR"] == output["result"]["cwd"]
-    assert not exists(env["HOME"])  # The temp dir is removed afterwards.
 
 
 async def test_non_zero_exit_fails_with_stderr(http: httpx.AsyncClient) -> None:
@@ -174,19 +154,14 @@ async def test_uncaught_exception_names_it(http: httpx.AsyncClient) -> None:
     assert failure.message == "Script exited with code 1: ValueError: bad input"
 
 
-async def test_timeout_kills_the_process_group(http: httpx.AsyncClient, tmp_path: Path) -> None:
-    pids = tmp_path / "pids"
-    code = """
-        sleep 30 &
-        echo "$$ $!" > "$PID_FILE"
-        sleep 30
-    """
-    config = bash(code, env={"PID_FILE": str(pids)}, timeout_seconds=0.5)
+async def test_timeout_kills_the_whole_tree(http: httpx.AsyncClient) -> None:
+    background, foreground = unique_sleep_seconds(), unique_sleep_seconds()
+    config = bash(f"sleep {background} &\nsleep {foreground}\n", timeout_seconds=0.5)
     failure = await fail(http, config)
     assert failure.message == "Script timed out after 0.5s"
     assert failure.retryable is True
-    for pid in map(int, pids.read_text().split()):
-        assert await wait_until_gone(pid)
+    assert await wait_until_no_process_with(background) == []
+    assert await wait_until_no_process_with(foreground) == []
 
 
 async def test_step_timeout_applies_when_config_has_none(http: httpx.AsyncClient) -> None:
@@ -194,42 +169,27 @@ async def test_step_timeout_applies_when_config_has_none(http: httpx.AsyncClient
     assert failure.message == "Script timed out after 0.5s"
 
 
-async def test_cancellation_kills_the_child(http: httpx.AsyncClient, tmp_path: Path) -> None:
-    pid_file, home_file = tmp_path / "pid", tmp_path / "home"
-    code = """
-        import os, pathlib, time
-        pathlib.Path(os.environ["HOME_FILE"]).write_text(os.environ["HOME"])
-        pathlib.Path(os.environ["PID_FILE"]).write_text(str(os.getpid()))
-        time.sleep(30)
-    """
-    ctx = make_context(
-        python(code, env={"PID_FILE": str(pid_file), "HOME_FILE": str(home_file)}),
-        http=http,
-        step_type="script",
-    )
+async def test_cancellation_kills_the_script(http: httpx.AsyncClient) -> None:
+    marker = unique_sleep_seconds()
+    ctx = make_context(bash(f"sleep {marker}"), http=http, step_type="script")
     task = asyncio.create_task(handler.execute(ctx))
-    pid = int(await wait_for_file(pid_file))
+    for _ in range(500):
+        if processes_with(marker):
+            break
+        await asyncio.sleep(0.02)
+    assert processes_with(marker), "the script never started"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    # The child was killed and reaped before the task ended.
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
-    assert not exists(str(read_if_written(home_file)))
+    # Killed and reaped before the task ended.
+    assert processes_with(marker) == []
 
 
-async def test_background_child_does_not_hold_the_step(
-    http: httpx.AsyncClient, tmp_path: Path
-) -> None:
-    pid_file = tmp_path / "pid"
-    code = """
-        sleep 30 &
-        echo $! > "$PID_FILE"
-        echo '"done"'
-    """
-    output = await run(http, bash(code, env={"PID_FILE": str(pid_file)}, timeout_seconds=20))
+async def test_background_child_does_not_hold_the_step(http: httpx.AsyncClient) -> None:
+    marker = unique_sleep_seconds()
+    output = await run(http, bash(f"sleep {marker} &\necho '\"done\"'", timeout_seconds=20))
     assert output["result"] == "done"
-    assert await wait_until_gone(int(pid_file.read_text()))
+    assert await wait_until_no_process_with(marker) == []
 
 
 async def test_scripts_can_be_disabled(http: httpx.AsyncClient) -> None:

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
+from flowdeck.api.ratelimit import AuthFailureGuard, RateLimits, limit_by_address
 from flowdeck.api.routes import (
     admin,
     agents,
@@ -49,12 +51,13 @@ def create_app(
         )
         services = Services.build(settings, active, clock)
         app.state.services = services
+        await services.announce_script_sandbox()
         await services.runtime.start()
         if settings.run_worker:
             await services.runtime.start_worker()
         await services.schedules.start()
         await services.lifecycle.start()
-        mcp = McpEndpoint(services)
+        mcp = McpEndpoint(services, count_request=limiter.count_key)
         app.state.mcp = mcp
         try:
             async with mcp.running():
@@ -73,11 +76,16 @@ def create_app(
         lifespan=lifespan,
     )
     problems.install(app)
+    limiter = RateLimits.from_settings(settings)
+    app.state.rate_limits = limiter
     app.include_router(health.router)
     app.include_router(metrics.router)
     # Fixed paths under /api/workflows come before the /{workflow_id} routes they resemble.
+    # Routes without an API key are counted per source address.
+    by_address = [Depends(limit_by_address)]
     for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
-        app.include_router(module.router)
+        unkeyed = module in (public, hooks)
+        app.include_router(module.router, dependencies=by_address if unkeyed else None)
     for module in (agents, approvals, me):
         app.include_router(module.router)
     app.include_router(workflows.router)
@@ -85,6 +93,10 @@ def create_app(
         Route(MCP_PATH, _McpRoute(), methods=["GET", "POST", "DELETE"], include_in_schema=False)
     )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    # Outermost last: the client address is settled before failed logins are counted.
+    app.add_middleware(AuthFailureGuard, limits=limiter)
+    if settings.trusted_proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
 
 

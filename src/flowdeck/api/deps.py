@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
+from flowdeck.api.guard import is_json
+from flowdeck.api.ratelimit import rate_limits
 from flowdeck.errors import Forbidden
 from flowdeck.services.auth import TOKEN_PREFIX, Principal
 from flowdeck.services.container import Services
@@ -43,13 +44,15 @@ def get_services(request: Request) -> Services:
 
 
 async def _body_key(request: Request) -> str | None:
-    if request.method in ("GET", "HEAD", "DELETE") or "json" not in request.headers.get(
-        "content-type", ""
+    if request.method in ("GET", "HEAD", "DELETE") or not is_json(
+        request.headers.get("content-type")
     ):
         return None
+    if not await request.body():
+        return None
     try:
-        body = json.loads(await request.body() or b"null")
-    except ValueError:
+        body = await request.json()  # parsed once per request, shared with FastAPI
+    except (ValueError, RecursionError):
         return None
     key = body.get("api_key") if isinstance(body, dict) else None
     return key if isinstance(key, str) else None
@@ -78,5 +81,13 @@ async def current_principal(
     return await services.auth.authenticate(secret)
 
 
+async def counted_principal(
+    request: Request, principal: Annotated[Principal, Depends(current_principal)]
+) -> Principal:
+    """The caller, with this request charged to its key's rate limit (429 when over)."""
+    rate_limits(request).count_key(request.scope, principal.key_id)
+    return principal
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
-PrincipalDep = Annotated[Principal, Depends(current_principal)]
+PrincipalDep = Annotated[Principal, Depends(counted_principal)]

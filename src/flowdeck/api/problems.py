@@ -63,7 +63,7 @@ def validation_sentences(errors: Sequence[Any]) -> list[str]:
 
 async def _flowdeck_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, FlowdeckError)
-    headers = {"Retry-After": "1"} if exc.retryable else None
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retryable else None
     return problem(
         exc.status, exc.title, exc.detail, code=exc.code, errors=exc.errors, headers=headers
     )

@@ -15,8 +15,8 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
-from fastapi.routing import APIRoute
 
+from flowdeck.api.guard import GuardedRoute
 from flowdeck.errors import DatabaseBusy
 from flowdeck.store.store import track_writes
 
@@ -26,8 +26,8 @@ ATTEMPTS = 5
 FIRST_DELAY = 0.05
 
 
-class RetryingRoute(APIRoute):
-    """An APIRoute whose handler is retried on `DatabaseBusy` (see the module docstring)."""
+class RetryingRoute(GuardedRoute):
+    """A GuardedRoute whose handler is retried on `DatabaseBusy` (see the module docstring)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Query
+from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
 
-# Paging query parameters shared by every list endpoint (SPEC §5: limit ≤ 200, offset, cursor).
-Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+from flowdeck.domain.limits import INT32_MAX, INT64_MAX
+
+# Integers that reach the database are bounded by its column types (or tighter), in path,
+# query, header and body alike: one out of range is a 422 naming it, never a driver error.
+# Paging (SPEC §5: limit ≤ 200, offset, cursor); OFFSET is a BIGINT.
+Limit = Annotated[int, Ge(1), Le(200)]
+Offset = Annotated[int, Ge(0), Le(INT64_MAX)]
+# A workflow version (INTEGER).
+VersionNumber = Annotated[int, Ge(1), Le(INT32_MAX)]
+# A run's event sequence number (INTEGER), as in Last-Event-ID.
+EventSeq = Annotated[int, Ge(0), Le(INT32_MAX)]
+# An agent's max_tokens (INTEGER).
+MaxTokens = Annotated[int, Ge(1), Le(INT32_MAX)]
 
 
 class RequestBody(BaseModel):
@@ -33,6 +43,9 @@ class WorkflowCreate(RequestBody):
     slug: str | None = None
     status: str = "active"
     visibility: str = "private"
+    legacy_webhook_signature: bool = Field(
+        default=False, description="Inbound hooks also accept X-Flowdeck-Signature (legacy)"
+    )
 
 
 class WorkflowUpdate(RequestBody):
@@ -45,6 +58,7 @@ class WorkflowUpdate(RequestBody):
     tags: list[str] | None = None
     trigger_type: str | None = None
     visibility: str | None = None
+    legacy_webhook_signature: bool | None = None
 
 
 class ValidateRequest(RequestBody):
@@ -62,7 +76,7 @@ class StatusChange(RequestBody):
 class RollbackRequest(RequestBody):
     """POST /api/workflows/{id}/rollback."""
 
-    version: int = Field(ge=1)
+    version: VersionNumber
 
 
 class RunRequest(RequestBody):

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -16,7 +17,8 @@ from rich.table import Table
 from flowdeck.config import Settings
 from flowdeck.domain.clock import SystemClock
 from flowdeck.domain.records import Run, StepRun
-from flowdeck.errors import Conflict
+from flowdeck.engine.egress import ALLOW_ALL
+from flowdeck.errors import Conflict, InvalidInput
 from flowdeck.services.auth import AuthService, Principal
 from flowdeck.services.container import Services
 from flowdeck.store.migrate import upgrade
@@ -32,6 +34,10 @@ STATUS_STYLE = {
     "pending": "dim",
     "ready": "blue",
 }
+LOCAL_EGRESS_NOTE = (
+    "flowdeck run: the egress guard is off in local mode; steps may reach any address, "
+    "loopback and intranet included (set FLOWDECK_HTTP_ALLOW to guard)"
+)
 
 
 def parse_inputs(pairs: list[str]) -> dict[str, Any]:
@@ -76,6 +82,22 @@ def _table(run: Run | None, steps: list[StepRun]) -> Table:
     return table
 
 
+def local_settings(data_dir: Path, url: str, console: Console) -> Settings:
+    """Settings for a local run: every address allowed unless FLOWDECK_HTTP_ALLOW is set.
+
+    One user on their own machine; with the variable set, that list guards as on a server.
+    """
+    try:
+        settings = Settings(data_dir=data_dir, database_url=url, poll_seconds=0.2)
+    except ValidationError as exc:
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise InvalidInput("Invalid FLOWDECK_* settings", errors=problems) from None
+    if "http_allow" in settings.model_fields_set:
+        return settings
+    console.print(LOCAL_EGRESS_NOTE, style="dim", highlight=False, soft_wrap=True)
+    return settings.model_copy(update={"http_allow": ALLOW_ALL})
+
+
 async def run_definition(
     definition: dict[str, Any], inputs: dict[str, Any], console: Console, *, live: bool = True
 ) -> tuple[Run, list[StepRun]]:
@@ -83,7 +105,7 @@ async def run_definition(
     with tempfile.TemporaryDirectory(prefix="flowdeck-run-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'flowdeck.db'}"
         upgrade(url)
-        settings = Settings(data_dir=Path(tmp), database_url=url, poll_seconds=0.2)
+        settings = local_settings(Path(tmp), url, console)
         store = Store.from_url(url)
         services = Services.build(settings, store, SystemClock())
         try:

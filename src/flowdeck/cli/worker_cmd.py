@@ -10,6 +10,7 @@ from rich.console import Console
 
 from flowdeck.config import Settings
 from flowdeck.domain.clock import SystemClock
+from flowdeck.filemodes import secure_data_dir
 from flowdeck.logs import configure_logging
 from flowdeck.services.container import Services
 from flowdeck.store.store import Store
@@ -22,6 +23,7 @@ async def _serve(settings: Settings, console: Console) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    await services.announce_script_sandbox()
     worker = await services.runtime.start_worker()
     status_line(settings, console, f"Flowdeck worker {worker.id} running on {store.dialect_name}")
     try:
@@ -46,6 +48,8 @@ def status_line(settings: Settings, console: Console, message: str) -> None:
 def run_worker(settings: Settings, console: Console) -> None:
     """Run until SIGTERM or SIGINT, then drain gracefully."""
     configure_logging(settings.log_format, settings.log_level)
+    if settings.data_dir.is_dir():  # a worker on PostgreSQL may have no data dir of its own
+        secure_data_dir(settings.data_dir)
     if settings.metrics_port is not None:
         from prometheus_client import start_http_server
 

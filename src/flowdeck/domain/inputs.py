@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flowdeck.domain.definition import InputType, WorkflowDefinition
+from flowdeck.domain.limits import json_problems
 
 _WITH_ARTICLE: dict[str, str] = {
     "string": "a string",
@@ -75,6 +76,11 @@ def validate_run_inputs(
     """Resolve a run's inputs: apply defaults, check required inputs and types, every error."""
     if not isinstance(input_data, Mapping):
         return {}, [f"Input data must be an object, got {json_type_name(input_data)}"]
+    # Whatever the entry point (API, webhook, schedule, MCP, a parent run), nothing over-deep,
+    # with NUL characters or non-finite numbers is stored.
+    problems = json_problems(dict(input_data), "input_data")
+    if problems:
+        return {}, problems
     errors: list[str] = []
     resolved: dict[str, Any] = {}
     declared = {spec.name for spec in definition.inputs}

@@ -76,6 +76,8 @@ class Workflow:
     source_kind: str | None = None
     # Ciphertext (SecretBox); only the lifecycle service decrypts it, for editors.
     webhook_secret: str | None = field(default=None, repr=False)
+    # Inbound hooks also accept the timestamp-less X-Flowdeck-Signature (opt-in, legacy senders).
+    legacy_webhook_signature: bool = False
 
 
 @dataclass(frozen=True)

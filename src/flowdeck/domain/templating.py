@@ -1,203 +1,58 @@
-"""Jinja2 templates and expressions: sandboxed, strict about undefined names, cached.
+"""Jinja2 templates and expressions: sandboxed, budgeted, strict about undefined names, cached.
 
 A string that is exactly one `{{ expr }}` evaluates to the native value of `expr` (a list stays
 a list). In any other template, interpolated values that are not strings are written as JSON
 (`true`, `null`, `{"a": 1}`), which is what URLs, prompts and bodies expect. `a.b` on a dict
 reads the key `b` before any dict method, so JSON fields such as `items` or `keys` just work.
+
+Templates are untrusted code (SPEC §9): each render runs under a `Budget` of loop iterations,
+CPU time and size, and fails with a `TemplateError` saying which limit it hit. A render given
+an inline time slice raises `SliceSpent` when the slice runs out, so that the caller can run it
+again off its event loop. Rendering lives in template_render, the sandbox in template_sandbox
+and template_guards, the budget in template_budget; this module also reads what a template
+refers to (for validation) without running it.
 """
 
 from __future__ import annotations
 
-import json
-import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 import jinja2
-from jinja2 import StrictUndefined, Undefined, nodes
-from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import nodes
+
+from flowdeck.domain.template_budget import DEFAULT_BUDGET, Budget, SliceSpent
+from flowdeck.domain.template_render import (
+    ENVIRONMENT,
+    GLOBAL_NAMES,
+    TemplateError,
+    evaluate_expression,
+    failure_reason,
+    is_template,
+    render_string,
+    render_value,
+    shorten,
+    unwrap,
+)
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "ENVIRONMENT",
+    "GLOBAL_NAMES",
+    "Budget",
+    "SliceSpent",
+    "TemplateError",
+    "evaluate_expression",
+    "is_template",
+    "render_string",
+    "render_value",
+    "shorten",
+]
 
 # Names the engine puts in the template context (SPEC §2); `loop` only inside a loop body.
 CONTEXT_NAMES: frozenset[str] = frozenset({"inputs", "steps", "secrets", "run", "loop"})
-
-_MAX_SEQUENCE_LENGTH = 10_000_000
-_MAX_EXPONENT = 10_000
-_SINGLE_EXPRESSION = re.compile(r"\A\s*\{\{[-+]?(?P<inner>.*?)[-+]?\}\}\s*\Z", re.DOTALL)
-
-
-class TemplateError(Exception):
-    """A template or expression that does not parse or cannot be evaluated."""
-
-    def __init__(self, template: str, reason: str) -> None:
-        super().__init__(f"{shorten(template)}: {reason}")
-        self.template = template
-        self.reason = reason
-
-
-def shorten(text: str, limit: int = 80) -> str:
-    """`text` on one line, quoted, cut to `limit` characters with an ellipsis."""
-    flat = " ".join(text.split())
-    if len(flat) > limit:
-        flat = flat[: limit - 1] + "…"
-    return f'"{flat}"'
-
-
-def _finalize(value: Any) -> Any:
-    """Write non-string values into text templates as JSON."""
-    if value is None or isinstance(value, bool | dict | list | tuple):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
-
-
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, plus limits on `*` and `**` so a template cannot exhaust memory."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def getattr(self, obj: Any, attribute: str) -> Any:
-        """Keys of JSON objects win over dict methods: `body.items` is the key `items`."""
-        if type(obj) is dict and attribute in obj:
-            return obj[attribute]
-        return super().getattr(obj, attribute)
-
-    def call_binop(
-        self, context: jinja2.runtime.Context, operator: str, left: Any, right: Any
-    ) -> Any:
-        """Refuse huge repeated sequences and huge exponents, else apply the operator."""
-        if operator == "**" and isinstance(right, int) and abs(right) > _MAX_EXPONENT:
-            raise SecurityError("exponent too large")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                if (
-                    isinstance(seq, str | list | tuple)
-                    and isinstance(times, int)
-                    and len(seq) * times > _MAX_SEQUENCE_LENGTH
-                ):
-                    raise SecurityError("repeated sequence too long")
-        return super().call_binop(context, operator, left, right)
-
-
-ENVIRONMENT = _Sandbox(
-    undefined=StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=True,
-    finalize=_finalize,
-)
-GLOBAL_NAMES: frozenset[str] = frozenset(ENVIRONMENT.globals)
-
-
-def is_template(text: str) -> bool:
-    """True when `text` contains Jinja markup (`{{` or `{%`)."""
-    return "{{" in text or "{%" in text
-
-
-def _reason(exc: BaseException, text: str) -> str:
-    if isinstance(exc, jinja2.TemplateSyntaxError):
-        message = exc.message or "syntax error"
-        return f"{message} (line {exc.lineno})" if "\n" in text.strip() else message
-    if isinstance(exc, jinja2.TemplateError):
-        return exc.message or type(exc).__name__
-    return f"{type(exc).__name__}: {exc}"
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    """A compiled template: a native expression or a text template."""
-
-    expression: Callable[..., Any] | None
-    template: jinja2.Template | None
-    builds_containers: bool
-
-
-def _builds_containers(source: str) -> bool:
-    node = jinja2.parser.Parser(ENVIRONMENT, source, state="variable").parse_expression()
-    kinds = (nodes.List, nodes.Tuple, nodes.Dict, nodes.Call)
-    return isinstance(node, kinds) or any(True for _ in node.find_all(kinds))
-
-
-def _compile_bare(source: str) -> _Compiled:
-    """Compile a bare expression; raises jinja2.TemplateSyntaxError."""
-    expression = ENVIRONMENT.compile_expression(source, undefined_to_none=False)
-    return _Compiled(expression, None, _builds_containers(source))
-
-
-@lru_cache(maxsize=8192)
-def _compile_template(text: str) -> _Compiled:
-    match = _SINGLE_EXPRESSION.match(text)
-    if match:
-        try:
-            return _compile_bare(match.group("inner"))
-        except jinja2.TemplateSyntaxError:
-            pass  # Not one expression (e.g. "{{ a }} and {{ b }}"): a text template.
-    try:
-        return _Compiled(None, ENVIRONMENT.from_string(text), False)
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(text, _reason(exc, text)) from None
-
-
-def _unwrap(expr: str) -> str:
-    match = _SINGLE_EXPRESSION.match(expr)
-    return match.group("inner") if match else expr
-
-
-@lru_cache(maxsize=8192)
-def _compile_expression(expr: str) -> _Compiled:
-    try:
-        return _compile_bare(_unwrap(expr))
-    except jinja2.TemplateSyntaxError as exc:
-        raise TemplateError(expr, _reason(exc, expr)) from None
-
-
-def _reject_undefined(value: Any) -> None:
-    if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
-    elif isinstance(value, list | tuple):
-        for item in value:
-            _reject_undefined(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            _reject_undefined(item)
-
-
-def _run(compiled: _Compiled, text: str, context: Mapping[str, Any]) -> Any:
-    try:
-        if compiled.expression is not None:
-            value = compiled.expression(context)
-            if compiled.builds_containers or isinstance(value, Undefined):
-                _reject_undefined(value)
-            return value
-        assert compiled.template is not None
-        return compiled.template.render(context)
-    except Exception as exc:
-        raise TemplateError(text, _reason(exc, text)) from None
-
-
-def render_string(text: str, context: Mapping[str, Any]) -> Any:
-    """Render one string: native value for a lone `{{ expr }}`, else text; plain text as is."""
-    if "{{" not in text and "{%" not in text:
-        return text
-    return _run(_compile_template(text), text, context)
-
-
-def render_value(value: Any, context: Mapping[str, Any]) -> Any:
-    """Render every string inside `value` (nested dicts and lists), keeping other values."""
-    if isinstance(value, str):
-        if "{{" not in value and "{%" not in value:
-            return value
-        return _run(_compile_template(value), value, context)
-    if isinstance(value, dict):
-        return {key: render_value(item, context) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [render_value(item, context) for item in value]
-    return value
-
-
-def evaluate_expression(expr: str, context: Mapping[str, Any]) -> Any:
-    """Evaluate a bare expression (`a.b == 1`), or one wrapped in `{{ }}`, to its value."""
-    return _run(_compile_expression(expr), expr, context)
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +116,7 @@ def _parse(text: str, expression: bool) -> nodes.Template:
     """Parse without compiling (five times cheaper); raises jinja2.TemplateSyntaxError."""
     if not expression:
         return ENVIRONMENT.parse(text)
-    parser = jinja2.parser.Parser(ENVIRONMENT, _unwrap(text), state="variable")
+    parser = jinja2.parser.Parser(ENVIRONMENT, unwrap(text), state="variable")
     expr = parser.parse_expression()
     if not parser.stream.eos:
         raise jinja2.TemplateSyntaxError("chunk after expression", parser.stream.current.lineno)
@@ -291,7 +146,7 @@ def _analyse(text: str, expression: bool) -> _Analysis:
     try:
         tree = _parse(text, expression)
     except jinja2.TemplateSyntaxError as exc:
-        return _Analysis(_reason(exc, text))
+        return _Analysis(failure_reason(exc, text))
     return _Analysis(
         error=_compile_time_problem(tree),
         steps=_attribute_names(tree, "steps"),

@@ -9,13 +9,16 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from flowdeck.domain import templating
+from flowdeck.domain.credentials import credential_warnings
 from flowdeck.domain.definition import InputSpec, StepDef, WorkflowDefinition
+from flowdeck.domain.definition_text import DefinitionParseError as DefinitionParseError
+from flowdeck.domain.definition_text import load_definition_text as load_definition_text
 from flowdeck.domain.graph import ancestor_map, ancestors, find_cycles
 from flowdeck.domain.inputs import input_type_problem, json_type_name
+from flowdeck.domain.limits import MAX_DEFINITION_BYTES, json_problems
 from flowdeck.domain.step_configs import (
     BUILTIN_STEP_CONFIGS,
     CONTEXT_REGISTRY_KEY,
@@ -40,39 +43,6 @@ class ValidationResult:
     def valid(self) -> bool:
         """True when there is no error (warnings allowed)."""
         return not self.errors
-
-
-class DefinitionParseError(ValueError):
-    """The text of a definition is neither valid YAML nor valid JSON."""
-
-
-class _Loader(yaml.SafeLoader):
-    """Safe YAML, but unquoted timestamps stay strings (a definition is JSON data)."""
-
-
-_Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-
-
-def load_definition_text(text: str) -> Any:
-    """Parse a definition written in YAML or JSON; DefinitionParseError on bad syntax."""
-    if not text.strip():
-        raise DefinitionParseError("The definition is empty")
-    if text.lstrip()[:1] in "{[":
-        try:
-            return json.loads(text)
-        except ValueError:
-            pass  # Flow-style YAML such as `{name: x}` also starts with a brace.
-    try:
-        return yaml.load(text, Loader=_Loader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise DefinitionParseError(f"Invalid YAML{where}: {exc.problem or exc}") from None
-    except yaml.YAMLError as exc:
-        raise DefinitionParseError(f"Invalid YAML: {exc}") from None
 
 
 @dataclass
@@ -379,8 +349,23 @@ def _config_texts(
                 yield sub_path, text, False, in_loop
 
 
+def _limit_problems(raw: Any, max_bytes: int) -> list[str]:
+    """Nesting, NUL characters, non-finite numbers and size: checked before anything else,
+    so no later check walks a value it cannot handle."""
+    problems = json_problems(raw, "definition")
+    if not problems:
+        size = len(json.dumps(raw, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > max_bytes:
+            problems.append(f"The definition is {size} bytes as JSON; the limit is {max_bytes}")
+    return problems
+
+
 def validate_definition(
-    raw: Any, *, max_steps: int = 1000, step_configs: StepConfigRegistry | None = None
+    raw: Any,
+    *,
+    max_steps: int = 1000,
+    max_bytes: int = MAX_DEFINITION_BYTES,
+    step_configs: StepConfigRegistry | None = None,
 ) -> ValidationResult:
     """Validate a raw definition (parsed JSON/YAML); never raises for bad input."""
     if not isinstance(raw, dict):
@@ -388,6 +373,9 @@ def validate_definition(
         return ValidationResult(
             [f"The workflow definition must be an object, got {kind}"], [], None
         )
+    problems = _limit_problems(raw, max_bytes)
+    if problems:
+        return ValidationResult(problems, [], None)
     validator = _Validator(
         step_configs if step_configs is not None else BUILTIN_STEP_CONFIGS, max_steps
     )
@@ -400,4 +388,5 @@ def validate_definition(
             validator.errors += error_sentences(exc, WorkflowDefinition)
     # A problem seen by two schemas (a step's and its config's) is reported once.
     errors = list(dict.fromkeys(validator.errors))
-    return ValidationResult(errors, list(dict.fromkeys(validator.warnings)), definition)
+    warnings = [*validator.warnings, *credential_warnings(raw)]
+    return ValidationResult(errors, list(dict.fromkeys(warnings)), definition)

@@ -91,15 +91,22 @@ async def execute_claimed(
         timeout_seconds=step_def.timeout_seconds,
         redact=c.redactor.redact,
     )
+    guard = step_def.when if not is_child else None
     try:
-        if step_def.when and not is_child and not ctx.evaluate(step_def.when):
-            return Skipped("when condition was false")
         if step_def.timeout_seconds:
+            # The `when` guard is template work too: the step's timeout bounds it as well.
             try:
                 async with asyncio.timeout(step_def.timeout_seconds):
-                    return await handler.execute(ctx)
+                    return await _guarded(ctx, guard, handler)
             except TimeoutError:
                 return StepFailed(f"Step timed out after {step_def.timeout_seconds:g}s")
-        return await handler.execute(ctx)
+        return await _guarded(ctx, guard, handler)
     except StepFailed as failure:
         return failure
+
+
+async def _guarded(ctx: StepContext, guard: str | None, handler: StepHandler) -> Outcome:
+    """The handler's outcome, or Skipped when the step's `when` guard is false."""
+    if guard and not await ctx.evaluate(guard):
+        return Skipped("when condition was false")
+    return await handler.execute(ctx)

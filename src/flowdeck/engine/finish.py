@@ -8,7 +8,7 @@ from typing import Any
 
 from flowdeck.domain.records import Run
 from flowdeck.domain.states import RunStatus
-from flowdeck.domain.templating import TemplateError, referenced_steps_in, render_value
+from flowdeck.domain.templating import TemplateError, referenced_steps_in
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.txn import Txn
 from flowdeck.engine.work import ChildRunEnded
@@ -37,7 +37,7 @@ async def _outputs(t: Txn, run: Run, cw: CompiledWorkflow) -> tuple[Any, str | N
     values: dict[str, Any] = {}
     for o in cw.definition.outputs:
         try:
-            values[o.name] = render_value(o.value, ctx)
+            values[o.name] = await t.templates.render(o.value, ctx)
         except TemplateError as exc:
             if referenced_steps_in(o.value) - set(outputs):
                 # It reads a step that did not complete (an untaken branch): null.

@@ -12,9 +12,11 @@ import httpx
 from flowdeck.domain.clock import Clock
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
+from flowdeck.engine.egress import EgressPolicy, step_client
 from flowdeck.engine.events import EventBus
 from flowdeck.engine.fairness import Turns
 from flowdeck.engine.ports import EngineStore, TxT
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.signals import Signal, Signals
 from flowdeck.engine.steps.base import StepEnvironment, StepHandler
@@ -37,6 +39,8 @@ class Runtime(Generic[TxT]):
         step_env: StepEnvironment | None = None,
         decrypt: Callable[[str], str] | None = None,
         signals: Signals | None = None,
+        egress: EgressPolicy | None = None,
+        templates: TemplateRenderer | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
@@ -45,6 +49,7 @@ class Runtime(Generic[TxT]):
         self.bus = EventBus()
         self.definitions = DefinitionCache()
         self.secrets = SecretCache(decrypt)
+        self.templates = templates or TemplateRenderer()
         self.turns = Turns()
         self.limits = Limits(
             max_running_runs=self.settings.max_running_runs,
@@ -53,8 +58,9 @@ class Runtime(Generic[TxT]):
         )
         self._own_http: httpx.AsyncClient | None = None
         if step_env is None:
-            self._own_http = httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=True)
-            step_env = StepEnvironment(http=self._own_http, clock=clock)
+            # Steps reach the network only through the egress guard; None guards by default.
+            self._own_http = step_client(egress or EgressPolicy())
+            step_env = StepEnvironment(http=self._own_http, clock=clock, templates=self.templates)
         self.step_env = step_env
         self.worker: Worker | None = None
         # Other processes on the same database (PostgreSQL); None when this one is alone.
@@ -80,7 +86,7 @@ class Runtime(Generic[TxT]):
         async with self.store.write() as tx:
             rt = RunTransaction(
                 tx,
-                Txn(tx, self.clock, self.definitions, self.secrets, self.limits),
+                Txn(tx, self.clock, self.definitions, self.secrets, self.limits, self.templates),
                 self.turns,
                 executor,
             )

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic
 
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import StepStatus
 from flowdeck.domain.step_configs import step_facts
+from flowdeck.domain.templating import SliceSpent
 from flowdeck.engine import admission, control, finish, metrics, nesting, outcomes, settle
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.effects import Effects
@@ -68,6 +69,11 @@ class Executor:
     max_inline_steps: int = 1000
     max_inline_seconds: float = 0.02
 
+    def in_transaction(self) -> StepEnvironment:
+        """The step environment for executing inside a transaction (templates never wait
+        for a thread there)."""
+        return replace(self.env, templates=self.env.templates.in_transaction())
+
     def budget(self) -> InlineBudget:
         """A fresh budget for one transaction."""
         return InlineBudget(self.max_inline_steps, time.perf_counter() + self.max_inline_seconds)
@@ -81,6 +87,7 @@ class RunTransaction(Generic[TxT]):
         self._t = t
         self._turns = turns
         self._executor = executor
+        self._inline_env = executor.in_transaction() if executor is not None else None
 
     # -- what callers may read --------------------------------------------------------------
 
@@ -276,11 +283,18 @@ class RunTransaction(Generic[TxT]):
         outcomes); add the others to `spawn`."""
         executed = 0
         for c in claimed:
-            if self._executor is None or not self._inline(c.step.step_type) or budget.spent():
+            env = self._inline_env
+            inline = env is not None and self._inline(c.step.step_type) and not budget.spent()
+            if env is None or self._executor is None or not inline:
                 spawn.append(c)
                 continue
             started = time.perf_counter()
-            outcome = await execute_claimed(c, self._executor.handlers, self._executor.env)
+            try:
+                outcome = await execute_claimed(c, self._executor.handlers, env)
+            except SliceSpent:  # a long template: the worker runs this one as a task
+                spawn.append(c)
+                budget.deadline = 0.0  # and whatever else is left, too
+                continue
             metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
             self._t.push(ApplyOutcome(c.run, c.step, outcome, worker_id=worker_id))
             budget.steps -= 1

@@ -16,6 +16,7 @@ from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.ports import EngineTx
 from flowdeck.engine.redaction import Redactor
+from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.secrets import SecretCache
 from flowdeck.engine.work import Item, StepEnded
 
@@ -39,12 +40,14 @@ class Txn:
         definitions: DefinitionCache,
         secrets: SecretCache,
         limits: Limits,
+        templates: TemplateRenderer,
     ) -> None:
         self.tx = tx
         self.clock = clock
         self.definitions = definitions
         self.secrets = secrets
         self.limits = limits
+        self.templates = templates
         self.fx = Effects()
         self.queue: deque[Item] = deque()
         # Top-level step ends, settled per run once the queue is empty (batched).

@@ -29,7 +29,7 @@ from flowdeck.engine.transaction import RunTransaction
 from flowdeck.engine.work import Outcome
 from flowdeck.engine.worker_settings import ADMIT_RETRY_SECONDS, WorkerSettings
 from flowdeck.errors import FlowdeckError
-from flowdeck.logs import bind_log_context
+from flowdeck.logs import bind_log_context, bind_log_redactor
 
 log = logging.getLogger("flowdeck.worker")
 
@@ -282,6 +282,7 @@ class Worker:
         bind_log_context(
             run_id=c.run.id, step_id=c.step.step_id, attempt=c.step.attempt, worker_id=self.id
         )
+        bind_log_redactor(c.redactor.redact_text)
         started = time.perf_counter()
         outcome: Outcome
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -38,8 +38,14 @@ class McpEndpoint:
     servers behind a load balancer can answer it.
     """
 
-    def __init__(self, services: Services) -> None:
+    def __init__(
+        self,
+        services: Services,
+        count_request: Callable[[Scope, str], None] = lambda _scope, _key_id: None,
+    ) -> None:
+        """`count_request(scope, key_id)` charges a request to the key's rate limit (or raises)."""
         self.services = services
+        self.count_request = count_request
 
         async def backend_for(ctx: Context) -> Backend:
             return LocalBackend(services, _principal_of(ctx))
@@ -89,6 +95,7 @@ class McpEndpoint:
             if secret and secret.startswith(TOKEN_PREFIX):
                 raise Unauthorized("MCP needs an API key; a workflow token cannot be used here")
             principal = await self.services.auth.authenticate(secret)
+            self.count_request(scope, principal.key_id)
         except FlowdeckError as exc:
             await _problem(send, exc)
             return
@@ -114,5 +121,7 @@ async def _problem(send: Send, exc: FlowdeckError) -> None:
     headers = [(b"content-type", b"application/problem+json")]
     if exc.status == 401:
         headers.append((b"www-authenticate", b'Bearer realm="flowdeck"'))
+    if exc.retryable:
+        headers.append((b"retry-after", str(exc.retry_after).encode()))
     await send({"type": "http.response.start", "status": exc.status, "headers": headers})
     await send({"type": "http.response.body", "body": json.dumps(body).encode()})

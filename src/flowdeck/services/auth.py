@@ -98,7 +98,8 @@ def verify_workflow_token(signing_key: bytes, token: str, now: datetime) -> Work
     if not token.startswith(TOKEN_PREFIX) or not dot or not payload:
         raise invalid
     # Compare signatures before looking inside: a forged payload is never parsed.
-    if not hmac.compare_digest(signature, _token_signature(signing_key, payload)):
+    expected = _token_signature(signing_key, payload).encode()
+    if not hmac.compare_digest(signature.encode(), expected):  # bytes: any text compares
         raise invalid
     try:
         data = json.loads(_b64decode(payload))

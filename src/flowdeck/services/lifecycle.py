@@ -14,12 +14,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flowdeck.config import Settings
 from flowdeck.crypto import SecretBox
 from flowdeck.domain.clock import Clock
+from flowdeck.domain.credentials import mask_credentials
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Page, Run, Workflow, WorkflowFilter, WorkflowVersion
 from flowdeck.engine.nesting import is_active
@@ -98,12 +99,20 @@ class LifecycleService:
 
     async def _purge_loop(self) -> None:
         while True:
-            try:
-                while await self.purge_trash() >= PURGE_BATCH:
-                    pass  # a full batch: there may be more right away
-            except Exception:  # keep purging later; one bad sweep must not end the loop
-                log.exception("trash purge failed; retrying in %.0f s", PURGE_INTERVAL_SECONDS)
+            for sweep in (self.purge_trash, self.purge_webhook_deliveries):
+                try:
+                    while await sweep() >= PURGE_BATCH:
+                        pass  # a full batch: there may be more right away
+                except Exception:  # keep purging later; one bad sweep must not end the loop
+                    log.exception(
+                        "%s failed; retrying in %.0f s", sweep.__name__, PURGE_INTERVAL_SECONDS
+                    )
             await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
+    async def purge_webhook_deliveries(self) -> int:
+        """Forget inbound webhook deliveries older than their replay window; returns how many.
+        One server at a time does it (the store claims the sweep)."""
+        return await self.access.purge_webhook_deliveries(PURGE_BATCH)
 
     def purge_at(self, wf: Workflow) -> datetime | None:
         """When a workflow in the trash will be deleted for good."""
@@ -311,8 +320,10 @@ class LifecycleService:
                     f"No public workflow '{source_workflow}' in workspace '{source_workspace}'"
                 )
             summary = f"Forked from '{source_workspace}/{source.slug}' version {source.version}"
+            # The public view masks literal credentials; a fork must not carry them either.
+            masked = replace(source, definition=mask_credentials(source.definition))
             return await self._copy(
-                tx, principal, source, name or source.name, slug, "fork", summary
+                tx, principal, masked, name or source.name, slug, "fork", summary
             )
 
     async def _copy(

@@ -65,9 +65,11 @@ class RunService:
         input_data: Mapping[str, Any] | None = None,
         trigger: str = "manual",
         idempotency_key: str | None = None,
+        record: Callable[[TxPort, Run], Awaitable[None]] | None = None,
     ) -> tuple[Run, bool]:
         """Queue a run (a worker starts it when a slot is free); returns it and whether it is
-        new."""
+        new. `record` runs in the same transaction once the run exists (an inbound webhook
+        notes its delivery there), so both commit or neither does."""
         principal.require("workflows:run")
         if trigger not in TRIGGERS:
             raise InvalidInput(
@@ -100,6 +102,8 @@ class RunService:
                     created_by=principal.name,
                     idempotency_key=idempotency_key,
                 )
+                if record is not None:
+                    await record(rt.tx, run)
         except Conflict:
             if not idempotency_key:
                 raise

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flowdeck.domain.clock import isoformat
+from flowdeck.domain.credentials import credential_warnings, mask_credentials
 from flowdeck.domain.records import ApiKey, Run, StepRun, Workflow, WorkflowVersion, Workspace
 from flowdeck.services.auth import Principal
 
@@ -48,10 +49,13 @@ def workflow_detail(
     """The full workflow, with what the caller may do with it.
 
     `webhook_secret` (plaintext) is shown only to editors; read-only callers, workflow tokens
-    and public readers never see the key at all.
+    and public readers never see the key at all. `warnings` name the literal credentials the
+    definition holds (where, never what).
     """
     data = workflow_summary(wf, principal)
     data["definition"] = wf.definition
+    data["warnings"] = credential_warnings(wf.definition)
+    data["legacy_webhook_signature"] = wf.legacy_webhook_signature
     data["created_by"] = wf.created_by
     data["source"] = (
         {"workflow_id": wf.source_workflow_id, "kind": wf.source_kind}
@@ -64,9 +68,11 @@ def workflow_detail(
 
 
 def public_workflow_view(wf: Workflow, workspace_slug: str) -> dict[str, Any]:
-    """A public workflow as anyone may read it: no secrets, no author, nothing to do."""
+    """A public workflow as anyone may read it: no secrets (literal credentials in the
+    definition are masked), no author, nothing to do."""
     data = workflow_detail(wf, None)
-    del data["created_by"], data["source"]
+    del data["created_by"], data["source"], data["warnings"], data["legacy_webhook_signature"]
+    data["definition"] = mask_credentials(wf.definition)
     data["workspace"] = workspace_slug
     return data
 

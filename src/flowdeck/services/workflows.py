@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import unicodedata
@@ -11,6 +12,7 @@ from typing import Any
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.diff import diff_definitions
 from flowdeck.domain.ids import new_id
+from flowdeck.domain.limits import MAX_DEFINITION_BYTES
 from flowdeck.domain.nesting import self_calls
 from flowdeck.domain.records import (
     TRIGGER_TYPES,
@@ -21,7 +23,12 @@ from flowdeck.domain.records import (
     WorkflowVersion,
 )
 from flowdeck.domain.step_configs import StepConfigRegistry
-from flowdeck.domain.validation import ValidationResult, validate_definition
+from flowdeck.domain.validation import (
+    DefinitionParseError,
+    ValidationResult,
+    load_definition_text,
+    validate_definition,
+)
 from flowdeck.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
@@ -90,18 +97,40 @@ class WorkflowService:
         clock: Clock,
         *,
         max_steps: int = 1000,
+        max_definition_bytes: int = MAX_DEFINITION_BYTES,
         step_configs: StepConfigRegistry | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.max_steps = max_steps
+        self.max_definition_bytes = max_definition_bytes
         self.step_configs = step_configs
 
-    def validate(self, definition: Any) -> ValidationResult:
-        """Validate a definition without storing anything."""
+    def validate(
+        self, definition: Any, overrides: Mapping[str, Any] | None = None
+    ) -> ValidationResult:
+        """Validate a definition (an object, or YAML/JSON text) without storing anything;
+        `overrides` replace top-level fields (name, description) of an object definition."""
+        if isinstance(definition, str):
+            try:
+                definition = load_definition_text(definition, max_bytes=self.max_definition_bytes)
+            except DefinitionParseError as exc:
+                return ValidationResult([str(exc)], [], None)
+        if isinstance(definition, dict) and overrides:
+            definition = {**definition, **overrides}
         return validate_definition(
-            definition, max_steps=self.max_steps, step_configs=self.step_configs
+            definition,
+            max_steps=self.max_steps,
+            max_bytes=self.max_definition_bytes,
+            step_configs=self.step_configs,
         )
+
+    async def check(
+        self, definition: Any, overrides: Mapping[str, Any] | None = None
+    ) -> ValidationResult:
+        """`validate` in a worker thread: parsing and validating a big definition takes longer
+        than the event loop may be held (the API, SSE streams and the engine share it)."""
+        return await asyncio.to_thread(self.validate, definition, overrides)
 
     async def get(self, principal: Principal, id_or_slug: str) -> Workflow:
         """One workflow of the caller's workspace, or NotFound."""
@@ -160,6 +189,7 @@ class WorkflowService:
         slug: str | None = None,
         status: str = "active",
         visibility: str = "private",
+        legacy_webhook_signature: bool = False,
     ) -> Workflow:
         """Validate and store a new workflow with its version 1."""
         principal.require("workflows:write")
@@ -174,9 +204,8 @@ class WorkflowService:
             )
         elif slug in RESERVED_SLUGS:
             errors.append(f"slug '{slug}' is reserved; choose another")
-        if isinstance(definition, dict) and description is not None:
-            definition = {**definition, "description": description}
-        result = self.validate(definition)
+        overrides = {"description": description} if description is not None else None
+        result = await self.check(definition, overrides)
         errors.extend(result.errors)
         if result.definition is not None:
             own = slug or slugify(result.definition.name)
@@ -201,6 +230,7 @@ class WorkflowService:
             created_at=now,
             updated_at=now,
             created_by=principal.name,
+            legacy_webhook_signature=legacy_webhook_signature,
         )
         async with self.store.write() as tx:
             await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
@@ -240,47 +270,40 @@ class WorkflowService:
         if_match: int | None = None,
     ) -> Workflow:
         """Apply any subset of definition, change_summary, name, description, tags,
-        trigger_type, visibility; a changed definition (name and description are part of
-        it) makes a new version."""
+        trigger_type, visibility, legacy_webhook_signature; a changed definition (name and
+        description are part of it) makes a new version."""
         principal.require("workflows:write")
         errors: list[str] = []
         _check_choice(changes.get("trigger_type"), "trigger_type", TRIGGER_TYPES, errors)
         _check_choice(changes.get("visibility"), "visibility", VISIBILITIES, errors)
         tags = _check_tags(changes.get("tags"), errors)
+        overrides = {f: changes[f] for f in ("name", "description") if changes.get(f) is not None}
+        result: ValidationResult | None = None
+        if changes.get("definition") is not None:
+            # A new definition is checked before the transaction: it needs nothing stored.
+            result = await self.check(changes["definition"], overrides)
         async with self.store.write() as tx:
             wf = await load_workflow(tx, principal, id_or_slug)
             if if_match is not None and if_match != wf.version:
                 raise PreconditionFailed(
                     f"The workflow is at version {wf.version}, not {if_match}; reload and retry"
                 )
-            new_def = dict(changes["definition"]) if "definition" in changes else None
-            if new_def is not None and not isinstance(changes["definition"], Mapping):
-                errors.append("definition must be an object")
-                new_def = None
-            base = new_def if new_def is not None else dict(wf.definition)
-            for field in ("name", "description"):
-                if changes.get(field) is not None:
-                    base[field] = changes[field]
-            if new_def is None and not any(
-                changes.get(f) is not None for f in ("name", "description")
-            ):
-                candidate = None
-            else:
-                result = self.validate(base)
+            if result is None and overrides:
+                result = await self.check(dict(wf.definition), overrides)
+            candidate = None
+            if result is not None:
                 errors.extend(result.errors)
                 if result.definition is not None:
                     errors.extend(self_calls(result.definition, {wf.id, wf.slug}))
-                candidate = (
-                    result.definition.model_dump(mode="json", exclude_unset=True, by_alias=True)
-                    if result.definition is not None
-                    else None
-                )
+                    candidate = result.definition.model_dump(
+                        mode="json", exclude_unset=True, by_alias=True
+                    )
             if errors:
                 raise InvalidInput("The update is invalid", errors=errors)
             values: dict[str, Any] = {}
             if tags is not None:
                 values["tags"] = tags
-            for field in ("trigger_type", "visibility"):
+            for field in ("trigger_type", "visibility", "legacy_webhook_signature"):
                 if changes.get(field) is not None:
                     values[field] = changes[field]
             summary = changes.get("change_summary")

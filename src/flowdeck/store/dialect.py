@@ -6,12 +6,15 @@ import functools
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from flowdeck.filemodes import create_private_database
 
 
 def _normalise(url: str) -> URL:
@@ -59,6 +62,14 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _private_sqlite_file(url: URL) -> None:
+    # SQLite would create the file 0644 (less the umask); made first, it is 0600, and SQLite
+    # gives its WAL and SHM files the database's own mode.
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        create_private_database(Path(database))
+
+
 def install_sqlite_hooks(engine: sa.Engine) -> None:
     """Make a SQLite engine use WAL, foreign keys and explicit BEGIN modes."""
     sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -78,6 +89,7 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 def create_sqlite_engine(url: str) -> sa.Engine:
     """The engine Flowdeck drives SQLite with: one pooled connection, used on the loop."""
     target = sync_url(url)
+    _private_sqlite_file(target)
     engine = sa.create_engine(target, pool_size=1, max_overflow=0, pool_timeout=60)
     install_sqlite_hooks(engine)
     return engine
@@ -86,8 +98,11 @@ def create_sqlite_engine(url: str) -> sa.Engine:
 def create_sync_engine(url: str) -> sa.Engine:
     """A synchronous engine, used for migrations."""
     target = sync_url(url)
+    sqlite = is_sqlite(target)
+    if sqlite:
+        _private_sqlite_file(target)
     engine = sa.create_engine(target, poolclass=sa.pool.NullPool)
-    if is_sqlite(target):
+    if sqlite:
         install_sqlite_hooks(engine)
     return engine
 
@@ -99,6 +114,13 @@ def is_unique_violation(exc: BaseException) -> bool:
     if sqlstate == "23505":
         return True
     return "UNIQUE constraint failed" in str(orig)
+
+
+def is_unstorable_text(exc: BaseException) -> bool:
+    """True when PostgreSQL refused a text value (a NUL character, bytes not in the encoding):
+    the API refuses those first, so this is the last line of defence for other callers."""
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) in ("22021", "22P05")
 
 
 # SQLSTATEs a new attempt can cure: serialization failure, deadlock, the server shutting down
@@ -119,6 +141,40 @@ def is_transient(exc: BaseException) -> bool:
         return True
     # Without a SQLSTATE, an operational error is the connection's own: refused, closed, lost.
     return isinstance(exc, OperationalError)
+
+
+# Why a database refused a write, for the readiness probe: SQLite's primary result codes, and
+# PostgreSQL's SQLSTATEs (53100 disk full, class 53 out of resources, 25006 read-only session).
+_SQLITE_REFUSALS = {
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_READONLY": "it is read-only",
+    "SQLITE_IOERR": "the disk failed the write (I/O error)",
+    "SQLITE_BUSY": "another process holds the write lock",
+    "SQLITE_LOCKED": "another process holds the write lock",
+    "SQLITE_CANTOPEN": "its file cannot be opened",
+    "SQLITE_PERM": "its file may not be written",
+}
+_PG_REFUSALS = {"53100": "the disk is full", "25006": "it is read-only"}
+
+
+def write_refusal(exc: BaseException | None) -> str | None:
+    """Why the database refused a write, in a few words; None when the connection itself was
+    lost or never made (a retry, or the caller's 'unreachable', fits better)."""
+    if exc is None or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return None
+    orig = getattr(exc, "orig", exc)
+    name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(name, str):
+        primary = "_".join(name.split("_")[:2])  # SQLITE_IOERR_WRITE -> SQLITE_IOERR
+        return _SQLITE_REFUSALS.get(primary, f"the write failed ({name})")
+    sqlstate = getattr(orig, "sqlstate", None)
+    if not sqlstate or sqlstate.startswith("08") or sqlstate.startswith("57P"):
+        return None
+    if sqlstate in _PG_REFUSALS:
+        return _PG_REFUSALS[sqlstate]
+    if sqlstate.startswith("53"):
+        return "the server is out of resources"
+    return f"the write failed (SQLSTATE {sqlstate})"
 
 
 @functools.cache
@@ -157,3 +213,12 @@ def upsert(dialect: str, table: sa.Table) -> Any:
     from sqlalchemy.dialects import sqlite
 
     return sqlite.insert(table)
+
+
+def try_claim(dialect: str, key: int) -> Any | None:
+    """A statement taking a lock named by `key` for the rest of the transaction, answering
+    whether it was free: PostgreSQL's `pg_try_advisory_xact_lock`, so a periodic job runs on one
+    server at a time. None on SQLite, where a write transaction already excludes the others."""
+    if dialect != "postgresql":
+        return None
+    return sa.select(sa.func.pg_try_advisory_xact_lock(key))

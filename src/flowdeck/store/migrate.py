@@ -7,7 +7,7 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
-from flowdeck.store.dialect import create_sync_engine, is_sqlite, sync_url
+from flowdeck.store.dialect import create_sync_engine, sync_url
 
 
 def alembic_config(url: str) -> Config:
@@ -19,10 +19,7 @@ def alembic_config(url: str) -> Config:
 
 
 def upgrade(url: str, revision: str = "head") -> None:
-    """Bring the database at `url` to `revision` (creating a SQLite file's folder)."""
-    parsed = sync_url(url)
-    if is_sqlite(parsed) and parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    """Bring the database at `url` to `revision` (creating a SQLite file, 0600, and its folder)."""
     engine = create_sync_engine(url)
     try:
         with engine.begin() as connection:

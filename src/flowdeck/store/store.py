@@ -9,6 +9,7 @@ contend inside the process. The lock is per process; other processes queue on bu
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -21,13 +22,15 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.sql.base import Executable
 
-from flowdeck.errors import Conflict, DatabaseBusy
+from flowdeck.errors import Conflict, DatabaseBusy, DatabaseUnwritable, InvalidInput
 from flowdeck.store.dialect import (
     create_engine,
     create_sqlite_engine,
     is_sqlite,
     is_transient,
     is_unique_violation,
+    is_unstorable_text,
+    write_refusal,
 )
 from flowdeck.store.local_signals import LocalSignalTransport
 from flowdeck.store.raw import Driver, PgDriver, SqliteDriver
@@ -36,6 +39,8 @@ from flowdeck.store.write_gate import WriteGate
 
 if TYPE_CHECKING:
     from flowdeck.store.notify import PgNotifyTransport
+
+log = logging.getLogger("flowdeck.store")
 
 
 class _DirectConnection:
@@ -165,6 +170,11 @@ class Store:
                 raise Conflict("The object conflicts with one that already exists") from exc
             raise
         except DBAPIError as exc:
+            if is_unstorable_text(exc):
+                raise InvalidInput(
+                    "A value cannot be stored",
+                    errors=["Text may not contain NUL characters (\\u0000)"],
+                ) from exc
             if is_transient(exc):
                 in_doubt = committing and not readonly
                 detail = (
@@ -179,6 +189,23 @@ class Store:
             writes = _WRITES.get()
             if writes is not None:
                 writes.committed += 1
+
+    async def probe_write(self) -> None:
+        """Commit a write that changes nothing (readiness): `DatabaseUnwritable` says why the
+        database refused it; a lost connection stays `DatabaseBusy`, which a retry may cure.
+
+        On SQLite it holds the write lock for one page's commit (tens of microseconds).
+        """
+        try:
+            async with self.write() as tx:
+                await tx.probe_write()
+        except (DatabaseBusy, DBAPIError) as exc:
+            cause = exc.__cause__ if isinstance(exc, DatabaseBusy) else exc
+            reason = write_refusal(cause)
+            if reason is None:
+                raise
+            log.warning("The database refused the readiness write: %s", cause)
+            raise DatabaseUnwritable(f"The database cannot be written: {reason}") from exc
 
     def signal_transport(self) -> PgNotifyTransport | LocalSignalTransport:
         """How the processes sharing this database wake each other: LISTEN/NOTIFY on

@@ -73,9 +73,13 @@ workflows = sa.Table(
     sa.Column("source_workflow_id", sa.String(40), nullable=True),
     sa.Column("source_kind", sa.String(16), nullable=True),
     sa.Column("webhook_secret", sa.Text(), nullable=True),
+    # Accept the timestamp-less X-Flowdeck-Signature on inbound hooks (SPEC §5; opt-in).
+    sa.Column("legacy_webhook_signature", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.UniqueConstraint("workspace_id", "slug"),
     sa.UniqueConstraint("workspace_id", "name"),
     sa.Index("ix_workflows_workspace_status", "workspace_id", "status"),
+    # Inbound hooks name a workflow by slug without its workspace.
+    sa.Index("ix_workflows_slug", "slug"),
 )
 
 workflow_tags = sa.Table(
@@ -363,4 +367,22 @@ workers = sa.Table(
     sa.Column("stopped_at", UTCDateTime(), nullable=True),
     sa.Column("inflight", sa.Integer(), nullable=False),
     sa.Column("capacity", sa.Integer(), nullable=False),
+)
+
+# Inbound webhook deliveries already accepted, so a replayed one is refused: one row per workflow
+# and delivery (a hash of the Standard Webhooks id, or of the legacy signature), written in the
+# transaction that starts the run. The primary key makes "exactly once" hold across servers.
+webhook_replays = sa.Table(
+    "webhook_replays",
+    metadata,
+    sa.Column(
+        "workflow_id",
+        sa.String(40),
+        sa.ForeignKey("workflows.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("run_id", sa.String(40), nullable=True),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
 )

@@ -6,12 +6,14 @@ from flowdeck.store.agents import AgentQueries
 from flowdeck.store.analytics import AnalyticsQueries
 from flowdeck.store.cluster import ClusterQueries
 from flowdeck.store.leases import LeaseQueries
+from flowdeck.store.probe import ProbeQueries
 from flowdeck.store.rollups import RollupQueries
 from flowdeck.store.runs import RunQueries
 from flowdeck.store.schedules import ScheduleQueries
 from flowdeck.store.secrets import SecretQueries
 from flowdeck.store.steps import StepQueries
 from flowdeck.store.templates import TemplateQueries
+from flowdeck.store.webhooks import WebhookQueries
 from flowdeck.store.workers import WorkerQueries
 from flowdeck.store.workflows import WorkflowQueries
 from flowdeck.store.workspaces import WorkspaceQueries
@@ -31,5 +33,7 @@ class Tx(
     RollupQueries,
     WorkerQueries,
     ClusterQueries,
+    WebhookQueries,
+    ProbeQueries,
 ):
     """All queries Flowdeck runs, bound to one open transaction."""

@@ -22,7 +22,8 @@ from flowdeck.store.tables import (
 _ACTIVE_RUN = ("queued", "running", "waiting", "paused")
 
 
-def _workflow(row: Any) -> Workflow:
+def workflow_from_row(row: Any) -> Workflow:
+    """A workflows row as a record."""
     return Workflow(
         id=row.id,
         workspace_id=row.workspace_id,
@@ -43,6 +44,7 @@ def _workflow(row: Any) -> Workflow:
         source_workflow_id=row.source_workflow_id,
         source_kind=row.source_kind,
         webhook_secret=row.webhook_secret,
+        legacy_webhook_signature=bool(row.legacy_webhook_signature),
     )
 
 
@@ -83,6 +85,7 @@ class WorkflowQueries(Queries):
                 source_workflow_id=wf.source_workflow_id,
                 source_kind=wf.source_kind,
                 webhook_secret=wf.webhook_secret,
+                legacy_webhook_signature=wf.legacy_webhook_signature,
             )
         )
         await self._insert_tags(wf.id, wf.tags)
@@ -107,7 +110,7 @@ class WorkflowQueries(Queries):
         if row is None and key is workflows.c.id:
             # A slug may itself start with "wf_"; fall back to it.
             return await self._get_by_slug(workspace_id, id_or_slug, include_deleted)
-        return _workflow(row) if row else None
+        return workflow_from_row(row) if row else None
 
     async def _get_by_slug(
         self, workspace_id: str, slug: str, include_deleted: bool
@@ -118,7 +121,7 @@ class WorkflowQueries(Queries):
         if not include_deleted:
             query = query.where(workflows.c.deleted_at.is_(None))
         row = (await self.conn.execute(query)).first()
-        return _workflow(row) if row else None
+        return workflow_from_row(row) if row else None
 
     async def workflow_name_taken(
         self, workspace_id: str, *, name: str | None = None, slug: str | None = None
@@ -195,7 +198,7 @@ class WorkflowQueries(Queries):
             .limit(limit + 1)
             .offset(offset)
         )
-        items = [_workflow(r) for r in rows]
+        items = [workflow_from_row(r) for r in rows]
         has_more = len(items) > limit
         items = items[:limit]
         cursor = items[-1].id if has_more and items else None
@@ -270,7 +273,7 @@ class WorkflowQueries(Queries):
         if not include_deleted:
             query = query.where(workflows.c.deleted_at.is_(None))
         row = (await self.conn.execute(query)).first()
-        return _workflow(row) if row else None
+        return workflow_from_row(row) if row else None
 
     async def workflow_run_counts(self, workflow_id: str) -> tuple[int, int]:
         """How many runs the workflow has, and how many of those have not ended."""

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.api.schemas import Limit, Offset, RequestBody
+from flowdeck.api.schemas import Limit, MaxTokens, Offset, RequestBody
 from flowdeck.services.agents import agent_view
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/agents", tags=["agents"])
@@ -26,7 +26,7 @@ class AgentFields(RequestBody):
         default=None, description="Provider key for this agent (admin; stored encrypted)"
     )
     temperature: float | None = None
-    max_tokens: int | None = None
+    max_tokens: MaxTokens | None = None
     price_per_1k_input: float | None = Field(default=None, description="Credits per 1,000")
     price_per_1k_output: float | None = Field(default=None, description="Credits per 1,000")
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from flowdeck import __version__
 from flowdeck.api.deps import ServicesDep
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.errors import DatabaseBusy
+from flowdeck.errors import DatabaseBusy, DatabaseUnwritable
 
 router = APIRouter(route_class=RetryingRoute, tags=["health"])
 
@@ -22,10 +22,11 @@ async def healthz() -> dict[str, Any]:
 
 @router.get("/readyz")
 async def readyz(services: ServicesDep) -> dict[str, Any]:
-    """The database answers."""
+    """The database takes a write: 503 while it is unreachable, full or read-only."""
     try:
-        async with services.store.read() as tx:
-            await tx.get_workspace_by_slug("default")
+        await services.store.probe_write()
+    except (DatabaseBusy, DatabaseUnwritable):
+        raise  # a lost connection is retried by the route; a refusal names its reason
     except Exception as exc:
         raise DatabaseBusy("The database is not reachable") from exc
-    return {"status": "ready"}
+    return {"status": "ready", "sandbox": await services.script_sandbox()}

@@ -9,10 +9,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.api.schemas import Limit, Offset, ResumeRequest, RunRequest
+from flowdeck.api.schemas import EventSeq, Limit, Offset, ResumeRequest, RunRequest
 from flowdeck.services.views import run_detail, run_summary
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["runs"])
@@ -115,15 +117,24 @@ async def stream_run(
     request: Request,
     principal: PrincipalDep,
     services: ServicesDep,
-    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id: Annotated[EventSeq | None, Header()] = None,
 ) -> EventSourceResponse:
     """Server-Sent Events: replay the log (after Last-Event-ID), then follow it live."""
-    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else 0
+    after = last_event_id or 0
     await services.runs.events(principal, run_id, after)  # 404 before the stream starts
     follow = services.runs.follow(principal, run_id, after, gone=request.is_disconnected)
+    # At most FLOWDECK_MAX_STREAMS_PER_KEY open streams per key (429 past it). The slot is
+    # given back when the generator ends, and by the response's background task in case the
+    # generator never started or was dropped unfinished.
+    release = rate_limits(request).streams.acquire(principal.key_id)
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        async for event in follow:
-            yield ServerSentEvent(data=json.dumps(event.data), event=event.type, id=str(event.seq))
+        try:
+            async for event in follow:
+                yield ServerSentEvent(
+                    data=json.dumps(event.data), event=event.type, id=str(event.seq)
+                )
+        finally:
+            release()
 
-    return EventSourceResponse(events(), ping=15)
+    return EventSourceResponse(events(), ping=15, background=BackgroundTask(release))

@@ -4,23 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import (
-    Definition,
     Limit,
     Offset,
     RollbackRequest,
     StatusChange,
     ValidateRequest,
+    VersionNumber,
     WorkflowCreate,
     WorkflowUpdate,
 )
 from flowdeck.domain.records import Workflow, WorkflowFilter
-from flowdeck.domain.validation import DefinitionParseError, load_definition_text
-from flowdeck.errors import BadRequest, InvalidInput
+from flowdeck.errors import BadRequest
 from flowdeck.services.auth import Principal
 from flowdeck.services.container import Services
 from flowdeck.services.views import (
@@ -33,20 +32,11 @@ from flowdeck.services.views import (
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["workflows"])
 
 
-def _definition(value: Definition) -> Any:
-    if isinstance(value, str):
-        try:
-            return load_definition_text(value)
-        except DefinitionParseError as exc:
-            raise InvalidInput("The definition text cannot be parsed", errors=[str(exc)]) from exc
-    return value
-
-
 def _if_match(value: str | None) -> int | None:
     if value is None:
         return None
     tag = value.strip().removeprefix("W/").strip('"')
-    if not tag.isdigit():
+    if not (tag.isascii() and tag.isdigit() and len(tag) <= 10):
         raise BadRequest(f'If-Match must be a version in quotes, like "3"; got {value}')
     return int(tag)
 
@@ -99,13 +89,14 @@ async def create_workflow(
     """Create a workflow from a definition."""
     wf = await services.workflows.create(
         principal,
-        _definition(body.definition),
+        body.definition,
         trigger_type=body.trigger_type,
         tags=body.tags,
         description=body.description,
         slug=body.slug,
         status=body.status,
         visibility=body.visibility,
+        legacy_webhook_signature=body.legacy_webhook_signature,
     )
     response.headers["Location"] = f"/api/workflows/{wf.id}"
     _with_etag(response, wf.version)
@@ -118,13 +109,7 @@ async def validate_workflow(
 ) -> dict[str, Any]:
     """Validate a definition without creating it."""
     principal.require("workflows:read")
-    definition = body.definition
-    if isinstance(definition, str):
-        try:
-            definition = load_definition_text(definition)
-        except DefinitionParseError as exc:
-            return {"valid": False, "errors": [str(exc)], "warnings": []}
-    result = services.workflows.validate(definition)
+    result = await services.workflows.check(body.definition)
     return {"valid": result.valid, "errors": result.errors, "warnings": result.warnings}
 
 
@@ -149,8 +134,6 @@ async def update_workflow(
 ) -> dict[str, Any]:
     """Update any subset of a workflow; a changed definition makes a new version."""
     changes = body.model_dump(exclude_unset=True, exclude={"api_key"})
-    if body.definition is not None:
-        changes["definition"] = _definition(body.definition)
     wf = await services.workflows.update(
         principal, workflow_id, changes, if_match=_if_match(if_match)
     )
@@ -178,7 +161,7 @@ async def list_versions(
 
 @router.get("/{workflow_id}/versions/{version}")
 async def get_version(
-    workflow_id: str, version: int, principal: PrincipalDep, services: ServicesDep
+    workflow_id: str, version: VersionNumber, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """One version's full definition."""
     return version_detail(await services.workflows.version(principal, workflow_id, version))
@@ -189,8 +172,8 @@ async def diff_versions(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    v1: Annotated[int, Query(ge=1)],
-    v2: Annotated[int, Query(ge=1)],
+    v1: VersionNumber,
+    v2: VersionNumber,
 ) -> dict[str, Any]:
     """RFC 6902 operations from v1 to v2 and a summary."""
     ops, summary = await services.workflows.diff(principal, workflow_id, v1, v2)

@@ -42,7 +42,8 @@ def model_masker(ctx: StepContext) -> Redactor:
     """Masks every secret the step's goal and context do not name explicitly."""
     secrets = ctx.template_context.get("secrets") or {}
     named = referenced_secrets_in([ctx.config.get("goal"), ctx.config.get("context")])
-    return Redactor({k: v for k, v in dict(secrets).items() if k not in named})
+    kept = [v for k, v in dict(secrets).items() if k in named]
+    return Redactor({k: v for k, v in dict(secrets).items() if k not in named}, keep=kept)
 
 
 def user_message(config: AgentTaskConfig) -> str:
@@ -86,7 +87,7 @@ class AgentTaskHandler:
 
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Render the prompt, call the model, check the answer, report usage and cost."""
-        config = validated_config(ctx, AgentTaskConfig, texts=("goal",))
+        config = await validated_config(ctx, AgentTaskConfig, texts=("goal",))
         if ctx.env.agents is None:
             raise StepFailed("Agents are not available on this worker", retryable=False)
         agent = await ctx.env.agents(ctx.workspace_id, config.agent_id)

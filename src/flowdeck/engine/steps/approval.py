@@ -47,7 +47,7 @@ class ApprovalHandler:
                     "timed_out": True,
                 },
             )
-        config = validated_config(ctx, ApprovalConfig, texts=("message",))
+        config = await validated_config(ctx, ApprovalConfig, texts=("message",))
         wake_at = None
         if config.timeout_seconds is not None:
             wake_at = now + timedelta(seconds=config.timeout_seconds)

@@ -5,14 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from flowdeck.domain.clock import Clock
-from flowdeck.domain.templating import TemplateError, evaluate_expression, render_value
+from flowdeck.domain.templating import TemplateError
 from flowdeck.engine.agents import AgentLookup
+from flowdeck.engine.rendering import TemplateRenderer
 
 
 class StepFailed(Exception):
@@ -78,9 +79,19 @@ class StepEnvironment:
     allow_scripts: bool = True
     script_cpu_seconds: int = 60
     script_memory_mb: int = 512
+    # The script sandbox (engine/sandbox): which one, its network, and its caps.
+    script_sandbox: Literal["auto", "bwrap", "landlock", "none"] = "auto"
+    script_network: bool = False
+    script_max_processes: int = 128
+    script_file_size_mb: int = 64
+    script_tmp_size_mb: int = 64
+    script_bwrap_path: str | None = None
+    script_python: str | None = None
+    script_uid: int = 65534
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     agents: AgentLookup | None = None
+    templates: TemplateRenderer = field(default_factory=TemplateRenderer)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -106,17 +117,24 @@ class StepContext:
         """`<run_id>:<step_id>`: the same for every attempt of this step in this run."""
         return f"{self.run_id}:{self.step_id}"
 
-    def render(self, value: Any) -> Any:
-        """Render templates inside `value`; a template error fails the step for good."""
+    async def render(self, value: Any) -> Any:
+        """Render templates inside `value` under the template budget (off the event loop when
+        they run long); a template error or an exceeded budget fails the step for good."""
+        templates = self.env.templates
         try:
-            return render_value(value, self.template_context)
+            return await templates.render(
+                value, self.template_context, step_timeout=self.timeout_seconds
+            )
         except TemplateError as exc:
             raise StepFailed(f"Template error: {exc}", retryable=False) from exc
 
-    def evaluate(self, expression: str) -> Any:
-        """Evaluate an expression; an error fails the step for good."""
+    async def evaluate(self, expression: str) -> Any:
+        """Evaluate an expression under the template budget; an error fails the step for good."""
+        templates = self.env.templates
         try:
-            return evaluate_expression(expression, self.template_context)
+            return await templates.evaluate(
+                expression, self.template_context, step_timeout=self.timeout_seconds
+            )
         except TemplateError as exc:
             raise StepFailed(f"Expression error: {exc}", retryable=False) from exc
 

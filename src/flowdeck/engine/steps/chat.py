@@ -92,7 +92,8 @@ async def chat(
     reply = await exchange(ctx, request, None)
     where = redact_text(ctx, provider.endpoint)
     if not 200 <= reply.status_code < 300:
-        detail = redact_text(ctx, _error_detail(reply.body))
+        # Masked before it is cut short, so no cut can leave a piece of a secret unmasked.
+        detail = _error_detail(ctx.redact(reply.body))
         raise StepFailed(
             f"The LLM provider at {where} answered HTTP {reply.status_code}: {detail}",
             retryable=retryable_status(reply.status_code),

@@ -27,7 +27,7 @@ def as_text(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
-def validated_config(
+async def validated_config(
     ctx: StepContext,
     model: type[ConfigT],
     *,
@@ -42,7 +42,7 @@ def validated_config(
     fields (a script's code) are not templates at all and pass through untouched.
     """
     kept = {name: ctx.config[name] for name in verbatim if name in ctx.config}
-    rendered = ctx.render({k: v for k, v in ctx.config.items() if k not in kept})
+    rendered = await ctx.render({k: v for k, v in ctx.config.items() if k not in kept})
     if isinstance(rendered, dict):
         for name in text_maps:
             value = rendered.get(name)

@@ -14,5 +14,5 @@ class ConditionHandler:
 
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Evaluate the expression's truth."""
-        result = bool(ctx.evaluate(str(ctx.config["expression"])))
+        result = bool(await ctx.evaluate(str(ctx.config["expression"])))
         return Completed({"result": result, "branch": "then" if result else "else"})

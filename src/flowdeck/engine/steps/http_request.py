@@ -6,6 +6,7 @@ import asyncio
 import codecs
 import contextlib
 import json
+import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import httpx
 
 from flowdeck.domain.step_configs import HttpRequestConfig
+from flowdeck.engine.egress import UNREACHABLE
 from flowdeck.engine.steps.base import Completed, StepContext, StepFailed, StepOutcome
 from flowdeck.engine.steps.common import as_text, redact_text, validated_config
 
@@ -118,6 +120,45 @@ async def _read_capped(ctx: StepContext, response: httpx.Response, label: str) -
     return b"".join(chunks)
 
 
+class _Progress:
+    """Whether the current hop got past connecting, from httpcore's `trace` extension."""
+
+    def __init__(self) -> None:
+        self.connected = False
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event.endswith(".connect_tcp.started"):
+            self.connected = False
+        elif event.endswith(".send_request_headers.started"):
+            self.connected = True
+
+
+def _is_tls_failure(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def transport_failure(ctx: StepContext, label: str, exc: httpx.TransportError) -> StepFailed:
+    """How a transport error fails the step.
+
+    Every failure to connect reads the same (egress.UNREACHABLE) and never carries the OS's
+    words, so a step cannot tell a closed port from a refused address. TLS errors keep their
+    text: a handshake happens only on a connection the guard allowed.
+    """
+    if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout) and not _is_tls_failure(exc):
+        return StepFailed(f"{label} failed: {UNREACHABLE}", retryable=True)
+    if isinstance(exc, httpx.TimeoutException):
+        return StepFailed(f"{label} timed out ({type(exc).__name__})", retryable=True)
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return StepFailed(redact_text(ctx, f"{label}: {exc}"), retryable=False)
+    reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return StepFailed(redact_text(ctx, f"{label} failed: {reason}"), retryable=True)
+
+
 async def exchange(
     ctx: StepContext,
     request: httpx.Request,
@@ -133,6 +174,8 @@ async def exchange(
     """
     redirects = httpx.USE_CLIENT_DEFAULT if follow_redirects is None else follow_redirects
     label = describe(ctx, request)
+    progress = _Progress()
+    request.extensions["trace"] = progress  # redirect hops carry the request's extensions
     try:
         async with asyncio.timeout(deadline):
             response = await ctx.env.http.send(request, stream=True, follow_redirects=redirects)
@@ -141,15 +184,12 @@ async def exchange(
             finally:
                 await response.aclose()
     except TimeoutError:
+        if not progress.connected:  # the deadline struck while connecting
+            raise StepFailed(f"{label} failed: {UNREACHABLE}", retryable=True) from None
         after = f" after {deadline:g}s" if deadline is not None else ""
         raise StepFailed(f"{label} timed out{after}", retryable=True) from None
-    except httpx.TimeoutException as exc:
-        raise StepFailed(f"{label} timed out ({type(exc).__name__})", retryable=True) from None
-    except httpx.UnsupportedProtocol as exc:
-        raise StepFailed(redact_text(ctx, f"{label}: {exc}"), retryable=False) from None
     except httpx.TransportError as exc:
-        reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-        raise StepFailed(redact_text(ctx, f"{label} failed: {reason}"), retryable=True) from None
+        raise transport_failure(ctx, label, exc) from None
     except httpx.RequestError as exc:  # Undecodable content, too many redirects.
         reason = f"{type(exc).__name__}: {exc}"
         raise StepFailed(redact_text(ctx, f"{label} failed: {reason}"), retryable=False) from None
@@ -185,7 +225,9 @@ class HttpRequestHandler:
 
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Send the request once and return status, headers and body."""
-        config = validated_config(ctx, HttpRequestConfig, text_maps=("headers",), texts=("body",))
+        config = await validated_config(
+            ctx, HttpRequestConfig, text_maps=("headers",), texts=("body",)
+        )
         request = build_request(
             ctx,
             config.method,

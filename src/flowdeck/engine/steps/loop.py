@@ -17,7 +17,7 @@ class LoopHandler:
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Resolve the item list."""
         raw = ctx.config.get("items")
-        items = ctx.evaluate(raw) if isinstance(raw, str) else ctx.render(raw)
+        items = await ctx.evaluate(raw) if isinstance(raw, str) else await ctx.render(raw)
         if isinstance(items, dict):
             items = list(items.items())
         if not isinstance(items, list | tuple):

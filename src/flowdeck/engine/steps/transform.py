@@ -14,4 +14,4 @@ class TransformHandler:
 
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Render the value."""
-        return Completed(ctx.render(ctx.config.get("value")))
+        return Completed(await ctx.render(ctx.config.get("value")))

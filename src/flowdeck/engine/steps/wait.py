@@ -8,7 +8,7 @@ from flowdeck.domain.step_configs import WaitConfig
 from flowdeck.engine.steps.base import Completed, StepContext, StepFailed, StepOutcome, Suspended
 
 
-def _parse_until(value: object) -> datetime:
+def _parse_until(ctx: StepContext, value: object) -> datetime:
     if isinstance(value, datetime):
         moment = value
     else:
@@ -16,7 +16,7 @@ def _parse_until(value: object) -> datetime:
             moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         except ValueError as exc:
             raise StepFailed(
-                f"wait.until is not an ISO 8601 timestamp: {value!r}", retryable=False
+                f"wait.until is not an ISO 8601 timestamp: {ctx.redact(value)!r}", retryable=False
             ) from exc
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
@@ -33,15 +33,16 @@ class WaitHandler:
         if ctx.state and "started_at" in ctx.state:
             started = datetime.fromisoformat(str(ctx.state["started_at"]))
             return Completed({"waited_seconds": round((now - started).total_seconds(), 3)})
-        config = ctx.render(dict(ctx.config))
+        config = await ctx.render(dict(ctx.config))
         if config.get("until") is not None:
-            deadline = _parse_until(config["until"])
+            deadline = _parse_until(ctx, config["until"])
         else:
             try:
                 seconds = float(config.get("seconds") or 0)
             except (TypeError, ValueError) as exc:
                 raise StepFailed(
-                    f"wait.seconds is not a number: {config.get('seconds')!r}", retryable=False
+                    f"wait.seconds is not a number: {ctx.redact(config.get('seconds'))!r}",
+                    retryable=False,
                 ) from exc
             if seconds < 0:
                 raise StepFailed("wait.seconds must not be negative", retryable=False)

@@ -43,7 +43,7 @@ class WebhookHandler:
 
     async def execute(self, ctx: StepContext) -> StepOutcome:
         """Send the payload once and return the status and the decoded body."""
-        config = validated_config(ctx, WebhookConfig, text_maps=("headers",))
+        config = await validated_config(ctx, WebhookConfig, text_maps=("headers",))
         try:
             body = encode_payload(config.payload)
         except (TypeError, ValueError) as exc:

@@ -22,7 +22,7 @@ class WorkflowHandler:
         """Start the child (first call only; the engine finishes the step later)."""
         if ctx.state and ctx.state.get("child_run_id"):
             return Completed(None)
-        config = ctx.render(dict(ctx.config))
+        config = await ctx.render(dict(ctx.config))
         input_data = config.get("input_data") or {}
         if not isinstance(input_data, dict):
             raise StepFailed("workflow.input_data must be an object", retryable=False)
