@@ -30,7 +30,7 @@ from flowdeck.domain.clock import SystemClock
 from flowdeck.services.auth import AuthService
 from flowdeck.store.dialect import is_sqlite
 from flowdeck.store.store import Store
-from tests.conftest import _reset_postgres
+from tests.conftest import reset_postgres
 
 ADMIN_KEY = "fdk_fuzz_admin_0123456789abcdef0123"
 HEADERS = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -81,7 +81,7 @@ def _database(template: str, tmp: Path) -> Iterator[str]:
     try:
         yield template
     finally:
-        _reset_postgres(template)
+        reset_postgres(template)
 
 
 async def _bootstrap(url: str) -> None:

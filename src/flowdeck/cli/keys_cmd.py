@@ -49,7 +49,7 @@ USAGE, FAILURE = 2, 1
 
 
 def _exit(exc: FlowdeckError, code: int, hint: str | None = None) -> NoReturn:
-    from flowdeck.cli.main import err
+    from flowdeck.cli.common import err
 
     err.print(f"✗ {exc.detail}", style="red", highlight=False, markup=False)  # detail is data
     for problem in exc.errors:
@@ -61,7 +61,7 @@ def _exit(exc: FlowdeckError, code: int, hint: str | None = None) -> NoReturn:
 
 def _settings(data_dir: Path | None, database_url: str | None) -> Settings:
     """Settings with the flags applied, and the database migrated (and bootstrapped if new)."""
-    from flowdeck.cli.main import load_settings, prepare_database
+    from flowdeck.cli.common import load_settings, prepare_database
 
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     prepare_database(settings)
@@ -163,7 +163,7 @@ def create_key(
     as_json: AsJson = False,
 ) -> None:
     """Create a key and print its secret once (alone on stdout, for scripts)."""
-    from flowdeck.cli.main import err
+    from flowdeck.cli.common import err
     from flowdeck.errors import FlowdeckError, InvalidInput
     from flowdeck.services.admin import check_key_request
 
@@ -206,7 +206,7 @@ def list_keys(
     """List a workspace's keys, revoked ones included (never their secrets)."""
     from rich.console import Console
 
-    from flowdeck.cli.main import err
+    from flowdeck.cli.common import err
 
     settings = _settings(data_dir, database_url)
 
@@ -238,7 +238,7 @@ def revoke_key(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Revoke a key; it stops working at once."""
-    from flowdeck.cli.main import err
+    from flowdeck.cli.common import err
     from flowdeck.errors import FlowdeckError
 
     settings = _settings(data_dir, database_url)

@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
-from rich.console import Console
 
+from flowdeck.cli.common import (
+    DatabaseUrl,
+    DataDir,
+    LogFormat,
+    LogLevel,
+    err,
+    load_settings,
+    out,
+    prepare_database,
+)
 from flowdeck.cli.keys_cmd import keys_app
 from flowdeck.cli.mcp_cmd import mcp_command
-from flowdeck.config import Settings
 from flowdeck.domain.validation import (
     DefinitionParseError,
     load_definition_text,
     validate_definition,
 )
-from flowdeck.filemodes import create_private_file, ensure_private_dir, secure_data_dir
+from flowdeck.filemodes import secure_data_dir
 
 app = typer.Typer(
     name="flowdeck",
@@ -31,66 +37,6 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
-
-out = Console()
-err = Console(stderr=True)
-
-DataDir = Annotated[
-    Path | None, typer.Option("--data-dir", help="Where SQLite and admin.key live [~/.flowdeck]")
-]
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="postgresql://… or sqlite:///… [SQLite in data dir]"),
-]
-LogLevel = Annotated[str | None, typer.Option("--log-level", help="Log level [INFO]")]
-LogFormat = Annotated[
-    str | None, typer.Option("--log-format", help="text or json (one object per line) [text]")
-]
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Settings from the environment, with CLI flags winning."""
-    given = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**given)
-    except ValidationError as exc:
-        for e in exc.errors():
-            err.print(f"[red]setting {'.'.join(map(str, e['loc']))}: {e['msg']}[/red]")
-        raise typer.Exit(2) from exc
-
-
-def _write_admin_key(data_dir: Path, secret: str) -> Path:
-    path = ensure_private_dir(data_dir) / "admin.key"
-    create_private_file(path, (secret + "\n").encode(), replace=True)
-    return path
-
-
-async def _bootstrap(settings: Settings) -> str | None:
-    from flowdeck.domain.clock import SystemClock
-    from flowdeck.services.auth import AuthService
-    from flowdeck.store.store import Store
-
-    store = Store.from_url(settings.resolved_database_url, pool_size=1)
-    try:
-        return await AuthService(store, SystemClock()).bootstrap(settings.bootstrap_api_key)
-    finally:
-        await store.close()
-
-
-def prepare_database(settings: Settings) -> None:
-    """Run migrations and the first-start bootstrap; print a new admin key once."""
-    from flowdeck.store.migrate import upgrade
-
-    secure_data_dir(settings.data_dir)
-    upgrade(settings.resolved_database_url)
-    secret = asyncio.run(_bootstrap(settings))
-    if secret is not None:
-        path = _write_admin_key(settings.data_dir, secret)
-        if settings.bootstrap_api_key:
-            err.print(f"Admin key from FLOWDECK_BOOTSTRAP_API_KEY registered; saved to {path}")
-        else:
-            err.print(f"[bold]Admin API key (shown once):[/bold] {secret}")
-            err.print(f"Saved to {path} (mode 0600).")
 
 
 @app.command()
@@ -122,11 +68,12 @@ def serve(
     prepare_database(settings)
     worker = None
     if settings.run_worker and settings.worker_process:
-        from flowdeck.cli.worker_process import WorkerProcess
+        from flowdeck.cli.worker_process import WorkerProcess, keep_signals_for_the_drain
 
         worker = WorkerProcess(settings)
         worker.start()
         settings = settings.model_copy(update={"run_worker": False})
+        keep_signals_for_the_drain()
     status_line(settings, err, f"Flowdeck listening on http://{settings.host}:{settings.port}")
     api = create_app(settings)
     # What is loaded by now (modules, the app) lives as long as the process: kept out of the

@@ -35,7 +35,7 @@ def mcp_command(
     ] = None,
 ) -> None:
     """Serve the MCP tools (manage_workflows, get_workflow_run) on stdio."""
-    from flowdeck.cli.main import err, load_settings, prepare_database
+    from flowdeck.cli.common import err, load_settings, prepare_database
 
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     if not server:
@@ -74,7 +74,7 @@ async def _remote(server: str, key: str) -> None:
 async def _local(settings: Settings, key: str) -> None:
     from mcp.server.mcpserver import Context
 
-    from flowdeck.cli.main import err
+    from flowdeck.cli.common import err
     from flowdeck.domain.clock import SystemClock
     from flowdeck.errors import FlowdeckError
     from flowdeck.mcp.backend import Backend, LocalBackend

@@ -46,6 +46,17 @@ def worker_command(settings: Settings) -> list[str]:
     ]
 
 
+def keep_signals_for_the_drain() -> None:
+    """Let SIGTERM/SIGINT end the server without ending this process at once.
+
+    uvicorn handles both while it serves, then raises the signal again with the handler that
+    was installed before it: the default one would kill the process there, before it could
+    drain its worker. With these, `uvicorn.run` returns and the worker is stopped properly.
+    """
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: None)
+
+
 class WorkerProcess:
     """Starts, watches and stops the server's worker process."""
 
