@@ -47,7 +47,8 @@ class StepFacts:
     - `pure`: executing it only evaluates templates over the run's committed state (no side
       effect, no I/O), so the engine may execute it inside the transaction that made it ready
       (a loop's execution only computes its items; its iterations are steps of their own);
-    - `loop_body`: the config field holding a loop's body step (`{type, config}`).
+    - `loop_body`: the config field holding a loop's body step (`{type, config}`);
+    - `child_workflow`: the config field naming a workflow the step runs as a child run.
     """
 
     expressions: tuple[str, ...] = ()
@@ -56,6 +57,7 @@ class StepFacts:
     reads_all_ancestors: bool = False
     pure: bool = False
     loop_body: str | None = None
+    child_workflow: str | None = None
 
 
 NO_FACTS = StepFacts()
@@ -268,6 +270,8 @@ class TransformConfig(_Config):
 
 class WorkflowConfig(_Config):
     """`workflow`: run another workflow as a linked child run."""
+
+    facts = StepFacts(child_workflow="workflow_id")
 
     workflow_id: str = Field(min_length=1)
     input_data: dict[str, Any] = Field(default_factory=dict)

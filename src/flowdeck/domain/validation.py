@@ -5,13 +5,14 @@ from __future__ import annotations
 import difflib
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
 from flowdeck.domain import templating
+from flowdeck.domain.branch_checks import branch_problems
 from flowdeck.domain.credentials import credential_warnings
 from flowdeck.domain.definition import InputSpec, StepDef, WorkflowDefinition
 from flowdeck.domain.definition_text import DefinitionParseError as DefinitionParseError
@@ -19,12 +20,16 @@ from flowdeck.domain.definition_text import load_definition_text as load_definit
 from flowdeck.domain.graph import ancestor_map, ancestors, find_cycles
 from flowdeck.domain.inputs import input_type_problem, json_type_name
 from flowdeck.domain.limits import MAX_DEFINITION_BYTES, json_problems
+from flowdeck.domain.raw_steps import RawStep, read_step
 from flowdeck.domain.step_configs import (
     BUILTIN_STEP_CONFIGS,
     CONTEXT_REGISTRY_KEY,
     CONTEXT_SKIP_LOOP_BODY,
+    NO_FACTS,
     StepConfigRegistry,
+    StepFacts,
     error_sentences,
+    facts_of,
     loop_body_type_problem,
 )
 
@@ -45,38 +50,6 @@ class ValidationResult:
         return not self.errors
 
 
-@dataclass
-class _Step:
-    """What could be read of one raw step, valid or not."""
-
-    index: int
-    id: str | None
-    type: str | None
-    depends_on: list[str]
-    config: dict[str, Any]
-    when: str | None
-    trigger_rule: Any
-    label: str = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.label = f"Step '{self.id}'" if self.id is not None else f"steps[{self.index}]"
-
-
-def _read_step(index: int, raw: Any) -> _Step:
-    data = raw if isinstance(raw, dict) else {}
-    raw_id, raw_type, deps = data.get("id"), data.get("type"), data.get("depends_on")
-    config, when = data.get("config"), data.get("when")
-    return _Step(
-        index=index,
-        id=raw_id if isinstance(raw_id, str) and raw_id else None,
-        type=raw_type if isinstance(raw_type, str) else None,
-        depends_on=[d for d in deps if isinstance(d, str)] if isinstance(deps, list) else [],
-        config=config if isinstance(config, dict) else {},
-        when=when if isinstance(when, str) else None,
-        trigger_rule=data.get("trigger_rule", "all_success"),
-    )
-
-
 class _Validator:
     """One validation pass; collects errors and warnings in a stable order."""
 
@@ -85,7 +58,7 @@ class _Validator:
         self.max_steps = max_steps
         self.errors: list[str] = []
         self.warnings: list[str] = []
-        self.steps: list[_Step] = []
+        self.steps: list[RawStep] = []
         self.deps: dict[str, list[str]] = {}
         self.declared_inputs: set[str] = set()
         self.ancestors: dict[str, set[str]] = {}
@@ -115,13 +88,15 @@ class _Validator:
             self.check_step_schema(index, raw_step)
         self.check_uniqueness(raw)
         self.check_graph()
-        self.check_condition_targets()
+        errors, warnings = branch_problems(self.steps, self.facts)
+        self.errors += errors
+        self.warnings += warnings
         for step in self.steps:
             self.check_step_templates(step)
         self.check_outputs(raw.get("outputs"))
 
     def check_step_schema(self, index: int, raw: Any) -> None:
-        step = _read_step(index, raw)
+        step = read_step(index, raw)
         self.steps.append(step)
         if not isinstance(raw, dict):
             kind = json_type_name(raw)
@@ -152,14 +127,16 @@ class _Validator:
             model.model_validate(config, context=context)
         except ValidationError as exc:
             self.errors += error_sentences(exc, model, label=label, base=path)
-        body = config.get("step") if model is BUILTIN_STEP_CONFIGS["loop"] else None
+        body_field = facts_of(model).loop_body
+        body = config.get(body_field) if body_field else None
         if isinstance(body, dict) and isinstance(body.get("type"), str):
             problem = loop_body_type_problem(body["type"], self.registry)
             if problem is not None:
-                self.errors.append(f"{label}: {path}.step.type: {problem}")
+                self.errors.append(f"{label}: {path}.{body_field}.type: {problem}")
             elif isinstance(body.get("config", {}), dict):
                 body_model = self.registry[body["type"]]
-                self.check_config(label, f"{path}.step.config", body_model, body.get("config", {}))
+                where = f"{path}.{body_field}.config"
+                self.check_config(label, where, body_model, body.get("config", {}))
 
     def check_uniqueness(self, raw: dict[Any, Any]) -> None:
         ids = Counter(step.id for step in self.steps if step.id is not None)
@@ -215,46 +192,17 @@ class _Validator:
             self.has_cycle = True
             self.errors.append("Cycle detected: " + " → ".join(cycle))
 
-    def check_condition_targets(self) -> None:
-        by_id = {step.id: step for step in reversed(self.steps) if step.id is not None}
-        for step in self.steps:
-            if step.type != "condition":
-                continue
-            branches = {"then": step.config.get("then"), "else": step.config.get("else")}
-            for branch, targets in branches.items():
-                for target in targets if isinstance(targets, list) else []:
-                    if not isinstance(target, str):
-                        continue
-                    if target == step.id:
-                        self.errors.append(f"{step.label} lists itself under {branch}")
-                    elif target not in by_id:
-                        self.errors.append(
-                            f"{step.label} lists '{target}' under {branch}, "
-                            f"but there is no step '{target}'"
-                        )
-                    elif step.id not in by_id[target].depends_on:
-                        self.errors.append(
-                            f"{step.label} lists '{target}' under {branch}, "
-                            f"but '{target}' does not depend on '{step.id}'"
-                        )
-            then, otherwise = set(_strs(branches["then"])), set(_strs(branches["else"]))
-            for target in sorted(then & otherwise):
-                self.warnings.append(f"{step.label} lists '{target}' under both then and else")
-            for join in self.steps:
-                upstream = set(join.depends_on)
-                if join.trigger_rule == "all_success" and upstream & then and upstream & otherwise:
-                    self.warnings.append(
-                        f"{join.label} joins both branches of '{step.id}' with trigger_rule "
-                        "all_success, so it is always skipped; use trigger_rule: none_failed"
-                    )
+    def facts(self, step_type: str | None) -> StepFacts:
+        """What the step type's config model declares (nothing for an unknown type)."""
+        return facts_of(self.registry.get(step_type)) if step_type else NO_FACTS
 
-    def step_texts(self, step: _Step) -> Iterator[tuple[str, str, bool, bool]]:
+    def step_texts(self, step: RawStep) -> Iterator[tuple[str, str, bool, bool]]:
         """(path, text, is_expression, loop_allowed) for every template of a step."""
         if step.when is not None:
             yield "when", step.when, True, False
-        yield from _config_texts(step.type, step.config, "config", False)
+        yield from _config_texts(self.facts, step.type, step.config, "config", False)
 
-    def check_step_templates(self, step: _Step) -> None:
+    def check_step_templates(self, step: RawStep) -> None:
         reported: set[str] = set()
         for path, text, is_expression, loop_allowed in self.step_texts(step):
             if not self.check_text(step.label, path, text, is_expression, loop_allowed):
@@ -320,30 +268,27 @@ class _Validator:
                         self.errors.append(f"{label} references step '{ref}' which doesn't exist")
 
 
-def _strs(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
 def _config_texts(
-    step_type: str | None, config: Mapping[str, Any], prefix: str, in_loop: bool
+    facts_for: Callable[[str | None], StepFacts],
+    step_type: str | None,
+    config: Mapping[str, Any],
+    prefix: str,
+    in_loop: bool,
 ) -> Iterator[tuple[str, str, bool, bool]]:
-    """Templates and expressions of a config; a loop body's own config allows `loop`."""
+    """Templates and expressions of a config, as its type's facts say; a loop body's own
+    config allows `loop`."""
+    facts = facts_for(step_type)
     for key, value in config.items():
         path = f"{prefix}.{key}"
-        if step_type == "condition" and key in ("then", "else"):
-            continue
-        if step_type == "script" and key == "code":
-            continue  # code is not a template; the run context arrives on stdin
-        if isinstance(value, str) and (
-            (step_type == "condition" and key == "expression")
-            or (step_type == "loop" and key == "items")
-        ):
+        if key in facts.branches or key in facts.verbatim:
+            continue  # step ids, or not a template (a script's code: context on stdin)
+        if isinstance(value, str) and key in facts.expressions:
             yield path, value, True, in_loop
-        elif step_type == "loop" and key == "step" and isinstance(value, dict):
+        elif key == facts.loop_body and isinstance(value, dict):
             body_type, body_config = value.get("type"), value.get("config")
             if isinstance(body_config, dict):
                 body_kind = body_type if isinstance(body_type, str) else None
-                yield from _config_texts(body_kind, body_config, f"{path}.config", True)
+                yield from _config_texts(facts_for, body_kind, body_config, f"{path}.config", True)
         else:
             for sub_path, text in templating.iter_string_paths(value, path):
                 yield sub_path, text, False, in_loop

@@ -76,7 +76,10 @@ async def execute_claimed(
     handler = handlers.get(step_type)
     if handler is None:
         return StepFailed(f"No handler for step type '{step_type}' on this worker", retryable=False)
-    config = step_def.config.get("step", {}).get("config", {}) if is_child else step_def.config
+    config = step_def.config
+    if is_child:  # a loop iteration runs its loop's body step
+        body = config.get(c.compiled.facts[step_def.id].loop_body or "", {})
+        config = body.get("config", {}) if isinstance(body, dict) else {}
     ctx = StepContext(
         run_id=c.run.id,
         workflow_id=c.run.workflow_id,
