@@ -14,7 +14,7 @@ from flowdeck.engine.rendering import TemplateRenderer
 from flowdeck.engine.runtime import Runtime
 from flowdeck.engine.sandbox.select import log_selection, select_sandbox
 from flowdeck.engine.signals import Signals
-from flowdeck.engine.steps.base import StepHandler
+from flowdeck.engine.steps.base import StepEnvironment, StepHandler
 from flowdeck.engine.steps.registry import all_handlers, config_registry
 from flowdeck.engine.steps.script import sandbox_policy
 from flowdeck.engine.worker_settings import WorkerSettings
@@ -82,22 +82,8 @@ class Services:
             egress=egress_policy(settings),
             templates=TemplateRenderer(template_budget(settings)),
         )
-        env = runtime.step_env
-        env.allow_scripts = settings.allow_scripts
-        env.script_cpu_seconds = settings.script_cpu_seconds
-        env.script_memory_mb = settings.script_memory_mb
-        env.script_sandbox = settings.script_sandbox
-        env.script_network = settings.script_network
-        env.script_max_processes = settings.script_max_processes
-        env.script_file_size_mb = settings.script_file_size_mb
-        env.script_tmp_size_mb = settings.script_tmp_size_mb
-        env.script_bwrap_path = settings.script_bwrap_path
-        env.script_python = settings.script_python
-        env.script_uid = settings.script_uid
-        env.llm_base_url = settings.llm_base_url
-        env.llm_api_key = settings.llm_api_key
         agents = AgentService(store, clock, box)
-        env.agents = agents.profile
+        configure_steps(runtime.step_env, settings, agents)
         workflows = WorkflowService(
             store,
             clock,
@@ -141,6 +127,24 @@ class Services:
         if self.settings.allow_scripts:
             selection = await select_sandbox(sandbox_policy(self.runtime.step_env))
         log_selection(selection, allow_scripts=self.settings.allow_scripts)
+
+
+def configure_steps(env: StepEnvironment, settings: Settings, agents: AgentService) -> None:
+    """What step handlers read from the settings: scripts, the LLM provider, agents."""
+    env.allow_scripts = settings.allow_scripts
+    env.script_cpu_seconds = settings.script_cpu_seconds
+    env.script_memory_mb = settings.script_memory_mb
+    env.script_sandbox = settings.script_sandbox
+    env.script_network = settings.script_network
+    env.script_max_processes = settings.script_max_processes
+    env.script_file_size_mb = settings.script_file_size_mb
+    env.script_tmp_size_mb = settings.script_tmp_size_mb
+    env.script_bwrap_path = settings.script_bwrap_path
+    env.script_python = settings.script_python
+    env.script_uid = settings.script_uid
+    env.llm_base_url = settings.llm_base_url
+    env.llm_api_key = settings.llm_api_key
+    env.agents = agents.profile
 
 
 def egress_policy(settings: Settings) -> EgressPolicy:

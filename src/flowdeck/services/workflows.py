@@ -60,6 +60,13 @@ def _check_choice(value: str | None, field: str, choices: Sequence[str], errors:
         errors.append(f"{field} must be one of {', '.join(choices)}; got '{value}'")
 
 
+def _check_slug(slug: str | None, errors: list[str]) -> None:
+    if slug is not None and not _SLUG_RE.match(slug):
+        errors.append(f"slug '{slug}' must be lowercase letters, digits and hyphens (at most 100)")
+    elif slug in RESERVED_SLUGS:
+        errors.append(f"slug '{slug}' is reserved; choose another")
+
+
 def _check_tags(tags: Sequence[str] | None, errors: list[str]) -> tuple[str, ...] | None:
     if tags is None:
         return None
@@ -198,12 +205,7 @@ class WorkflowService:
         _check_choice(status, "status", WORKFLOW_STATUSES, errors)
         _check_choice(visibility, "visibility", VISIBILITIES, errors)
         checked_tags = _check_tags(tags, errors) or ()
-        if slug is not None and not _SLUG_RE.match(slug):
-            errors.append(
-                f"slug '{slug}' must be lowercase letters, digits and hyphens (at most 100)"
-            )
-        elif slug in RESERVED_SLUGS:
-            errors.append(f"slug '{slug}' is reserved; choose another")
+        _check_slug(slug, errors)
         overrides = {"description": description} if description is not None else None
         result = await self.check(definition, overrides)
         errors.extend(result.errors)
@@ -232,19 +234,11 @@ class WorkflowService:
             created_by=principal.name,
             legacy_webhook_signature=legacy_webhook_signature,
         )
+        first = WorkflowVersion(wf.id, 1, stored, "Initial version", now, principal.name)
         async with self.store.write() as tx:
             await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
             await tx.insert_workflow(wf)
-            await tx.insert_version(
-                WorkflowVersion(
-                    workflow_id=wf.id,
-                    version=1,
-                    definition=stored,
-                    change_summary="Initial version",
-                    created_at=now,
-                    created_by=principal.name,
-                )
-            )
+            await tx.insert_version(first)
         return wf
 
     async def _ensure_unique(
