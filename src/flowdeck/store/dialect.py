@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -70,10 +71,11 @@ def _private_sqlite_file(url: URL) -> None:
         create_private_database(Path(database))
 
 
-def install_sqlite_hooks(engine: sa.Engine) -> None:
-    """Make a SQLite engine use WAL, foreign keys and explicit BEGIN modes."""
+def install_sqlite_hooks(engine: sa.Engine, *, begin: bool = True) -> None:
+    """Make a SQLite engine use WAL, foreign keys and (with `begin`) explicit BEGIN modes."""
     sa.event.listen(engine, "connect", _sqlite_pragmas)
-    sa.event.listen(engine, "begin", _sqlite_begin)
+    if begin:
+        sa.event.listen(engine, "begin", _sqlite_begin)
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
@@ -87,11 +89,12 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
 
 
 def create_sqlite_engine(url: str) -> sa.Engine:
-    """The engine Flowdeck drives SQLite with: one pooled connection, used on the loop."""
+    """The engine Flowdeck drives SQLite with: a writing and a reading connection, used on the
+    loop, whose transactions the store begins and ends on the driver itself."""
     target = sync_url(url)
     _private_sqlite_file(target)
-    engine = sa.create_engine(target, pool_size=1, max_overflow=0, pool_timeout=60)
-    install_sqlite_hooks(engine)
+    engine = sa.create_engine(target, pool_size=2, max_overflow=0, pool_timeout=60)
+    install_sqlite_hooks(engine, begin=False)
     return engine
 
 
@@ -105,6 +108,45 @@ def create_sync_engine(url: str) -> sa.Engine:
     if sqlite:
         install_sqlite_hooks(engine)
     return engine
+
+
+def _driver_errors() -> tuple[type[Exception], ...]:
+    """The drivers' own error classes: the hot statements run on them directly (raw.py)."""
+    errors: list[type[Exception]] = [DBAPIError, sqlite3.Error]
+    try:
+        import psycopg
+    except ImportError:  # PostgreSQL support not installed
+        return tuple(errors)
+    return (*errors, psycopg.Error)
+
+
+DATABASE_ERRORS = _driver_errors()
+
+
+def database_error(exc: Exception, *, in_doubt: bool) -> Exception | None:
+    """What a database error means to Flowdeck, or None for one it does not know (a bug):
+    a unique violation is a Conflict, text it cannot store is invalid input, and a lost
+    connection, a deadlock or a locked database is DatabaseBusy (`in_doubt` when it broke
+    while committing a write)."""
+    from flowdeck.errors import Conflict, DatabaseBusy, InvalidInput
+
+    if not isinstance(exc, DATABASE_ERRORS):
+        return None
+    if is_unique_violation(exc):
+        return Conflict("The object conflicts with one that already exists")
+    if is_unstorable_text(exc):
+        return InvalidInput(
+            "A value cannot be stored", errors=["Text may not contain NUL characters (\\u0000)"]
+        )
+    if is_transient(exc):
+        detail = (
+            "The database connection broke while committing; the change may or may not have "
+            "been saved"
+            if in_doubt
+            else "The database is busy or was unreachable; try again"
+        )
+        return DatabaseBusy(detail, in_doubt=in_doubt)
+    return None
 
 
 def is_unique_violation(exc: BaseException) -> bool:
@@ -140,7 +182,7 @@ def is_transient(exc: BaseException) -> bool:
     if "database is locked" in str(orig) or "database is busy" in str(orig):
         return True
     # Without a SQLSTATE, an operational error is the connection's own: refused, closed, lost.
-    return isinstance(exc, OperationalError)
+    return isinstance(exc, OperationalError | sqlite3.OperationalError)
 
 
 # Why a database refused a write, for the readiness probe: SQLite's primary result codes, and

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from functools import cache
+from types import SimpleNamespace
 from typing import Any
+
+import sqlalchemy as sa
 
 from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import RunStatus, StepStatus
 from flowdeck.store.raw import Driver
 from flowdeck.store.tables import runs, step_runs
+from flowdeck.store.types import JSONType, UTCDateTime
 
 STEP_COLUMNS = [c.name for c in step_runs.c]
 STEP_SELECT = ", ".join(f"step_runs.{name}" for name in STEP_COLUMNS)
@@ -69,3 +74,28 @@ def run_params(db: Driver, run: Run) -> dict[str, Any]:
         data[name] = db.time(data[name])
     data["status"] = str(run.status)
     return {**data, "event_seq": 0}
+
+
+@cache
+def _kinds(table: sa.Table) -> tuple[list[str], frozenset[str], frozenset[str]]:
+    names = [c.name for c in table.c]
+    json_columns = frozenset(c.name for c in table.c if c.type is JSONType)
+    times = frozenset(c.name for c in table.c if isinstance(c.type, UTCDateTime))
+    return names, json_columns, times
+
+
+def select_all(table: sa.Table) -> str:
+    """`SELECT <every column> FROM <table>`, in the table's column order."""
+    return f"SELECT {', '.join(_kinds(table)[0])} FROM {table.name}"
+
+
+def row_of(db: Driver, table: sa.Table, row: tuple[Any, ...]) -> Any:
+    """A driver row of `select_all(table)` with attribute access and its JSON and timestamp
+    columns decoded, as a SQLAlchemy row would have them."""
+    names, json_columns, times = _kinds(table)
+    data = dict(zip(names, row, strict=True))
+    for name in json_columns:
+        data[name] = db.from_json(data[name])
+    for name in times:
+        data[name] = db.from_time(data[name])
+    return SimpleNamespace(**data)

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from flowdeck.domain.records import Page, Workflow, WorkflowFilter, WorkflowVersion
 from flowdeck.store.queries import Queries
+from flowdeck.store.rows import row_of, select_all
 from flowdeck.store.tables import (
     api_keys,
     runs,
@@ -100,28 +101,24 @@ class WorkflowQueries(Queries):
         self, workspace_id: str, id_or_slug: str, *, include_deleted: bool = False
     ) -> Workflow | None:
         """The workflow with this id or slug in the workspace."""
-        key = workflows.c.id if id_or_slug.startswith("wf_") else workflows.c.slug
-        query = sa.select(workflows).where(
-            workflows.c.workspace_id == workspace_id, key == id_or_slug
+        by_id = id_or_slug.startswith("wf_")
+        found = await self._workflow_where(
+            "id" if by_id else "slug", workspace_id, id_or_slug, include_deleted
         )
-        if not include_deleted:
-            query = query.where(workflows.c.deleted_at.is_(None))
-        row = (await self.conn.execute(query)).first()
-        if row is None and key is workflows.c.id:
+        if found is None and by_id:
             # A slug may itself start with "wf_"; fall back to it.
-            return await self._get_by_slug(workspace_id, id_or_slug, include_deleted)
-        return workflow_from_row(row) if row else None
+            return await self._workflow_where("slug", workspace_id, id_or_slug, include_deleted)
+        return found
 
-    async def _get_by_slug(
-        self, workspace_id: str, slug: str, include_deleted: bool
+    async def _workflow_where(
+        self, column: str, workspace_id: str, value: str, include_deleted: bool
     ) -> Workflow | None:
-        query = sa.select(workflows).where(
-            workflows.c.workspace_id == workspace_id, workflows.c.slug == slug
-        )
+        db = await self.db()
+        sql = f"{select_all(workflows)} WHERE workspace_id = :ws AND {column} = :value"
         if not include_deleted:
-            query = query.where(workflows.c.deleted_at.is_(None))
-        row = (await self.conn.execute(query)).first()
-        return workflow_from_row(row) if row else None
+            sql += " AND deleted_at IS NULL"
+        rows = await db.rows(sql, {"ws": workspace_id, "value": value})
+        return workflow_from_row(row_of(db, workflows, rows[0])) if rows else None
 
     async def workflow_name_taken(
         self, workspace_id: str, *, name: str | None = None, slug: str | None = None

@@ -8,7 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from flowdeck.domain.records import ApiKey, Workspace
-from flowdeck.store.queries import Queries, prepared
+from flowdeck.store.queries import Queries
+from flowdeck.store.rows import row_of, select_all
 from flowdeck.store.tables import api_keys, workspaces
 
 
@@ -82,15 +83,11 @@ class WorkspaceQueries(Queries):
         )
 
     async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
-        """The live (not revoked) key whose secret hashes to `key_hash`."""
-        stmt = prepared(
-            "api_key_by_hash",
-            lambda: sa.select(api_keys).where(
-                api_keys.c.key_hash == sa.bindparam("b_hash"), api_keys.c.revoked_at.is_(None)
-            ),
-        )
-        row = (await self.conn.execute(stmt, {"b_hash": key_hash})).first()
-        return _api_key(row) if row else None
+        """The live (not revoked) key whose secret hashes to `key_hash` (every request asks)."""
+        db = await self.db()
+        sql = f"{select_all(api_keys)} WHERE key_hash = :hash AND revoked_at IS NULL"
+        rows = await db.rows(sql, {"hash": key_hash})
+        return _api_key(row_of(db, api_keys, rows[0])) if rows else None
 
     async def touch_api_key(self, key_id: str, now: datetime) -> None:
         """Record that the key was used."""
