@@ -28,10 +28,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -179,34 +177,43 @@ def fan(width: int) -> dict[str, Any]:
     }
 
 
+_ENDPOINT = """
+import sys, uvicorn
+
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    body = b'{"ok": true}'
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning",
+            access_log=False, lifespan="off")
+"""
+
+
 @contextlib.contextmanager
 def local_endpoint() -> Iterator[str]:
-    """A tiny HTTP server answering `{"ok": true}` on 127.0.0.1, in a thread."""
-
-    class Ok(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # Headers and body leave in two writes: without this, Nagle's algorithm holds the
-        # body until the client's delayed ACK (40 ms), which would measure the kernel.
-        disable_nagle_algorithm = True
-
-        def do_GET(self) -> None:
-            body = b'{"ok": true}'
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Ok)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    """A tiny HTTP service answering `{"ok": true}` on 127.0.0.1, in a process of its own (a
+    server in this process would share the interpreter with the client measuring)."""
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-c", _ENDPOINT, str(port)])
+    url = f"http://127.0.0.1:{port}/ok"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/ok"
+        deadline = time.monotonic() + 30
+        while True:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(url).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the local endpoint did not start")
+            time.sleep(0.05)
+        yield url
     finally:
-        server.shutdown()
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 async def _median_run(client: httpx.AsyncClient, wf: str, runs: int, warm: int) -> list[float]:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # `flowdeck serve` runs its worker as a child process (the API's event loop never waits
     # behind engine work, and both cores are used); false runs it inside the server process.
     worker_process: bool = True
+    # Pure steps (transform, condition, loop items) run inside the transaction that made them
+    # ready, at most this many per transaction (0: never).
+    max_inline_steps: int = Field(default=1000, ge=0)
     # Runaway runs: how deep child runs of `workflow` steps may nest (SPEC §4).
     max_run_depth: int = Field(default=10, ge=1, le=100)
     schedule_poll_seconds: float = Field(default=1.0, gt=0)

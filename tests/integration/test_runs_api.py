@@ -8,6 +8,8 @@ from tests.integration.conftest import Api
 from tests.integration.runs_helpers import (
     RUNS,
     create_workflow,
+    current,
+    failing,
     get_run,
     outputs,
     start_run,
@@ -243,3 +245,28 @@ async def test_list_runs_filters_by_status(api: Api) -> None:
     assert [r["id"] for r in failed["runs"]] == [bad]
     resp = await api.client.get(f"/api/workflows/{wf}/runs?status=bogus", headers=api.headers)
     assert_problem(resp, 422)
+
+
+async def test_resume_on_the_latest_version_through_the_api(api: Api) -> None:
+    wf = await create_workflow(api, {"name": "Fix me", "steps": [failing("a")]})
+    run_id = await start_run(api, wf)
+    assert (await wait_for_run(api, run_id))["status"] == "failed"
+    fixed = {"name": "Fix me", "steps": [transform("a", "fixed")]}
+    resp = await api.client.put(
+        f"/api/workflows/{wf}", json={"definition": fixed}, headers=api.headers
+    )
+    assert resp.status_code == 200, resp.text
+    for bad, problem in (("newest", "version"), (99, "no version 99")):
+        resp = await api.client.post(
+            f"{RUNS}/{run_id}/resume", json={"version": bad}, headers=api.headers
+        )
+        assert resp.status_code == 422, resp.text
+        assert problem in resp.text
+    resp = await api.client.post(
+        f"{RUNS}/{run_id}/resume", json={"version": "latest"}, headers=api.headers
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["run"]["workflow_version"] == 2
+    run = await wait_for_run(api, run_id)
+    assert run["status"] == "completed"
+    assert current(run, "a")["output"] == "fixed"

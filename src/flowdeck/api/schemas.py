@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field
@@ -91,3 +91,6 @@ class ResumeRequest(RequestBody):
     """POST /api/workflows/runs/{run_id}/resume."""
 
     from_step: str | None = None
+    # Run the resumed steps on this version of the workflow: "latest", or a number; by
+    # default the run's own version.
+    version: Literal["latest"] | VersionNumber | None = None

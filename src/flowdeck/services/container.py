@@ -168,6 +168,7 @@ def worker_settings(settings: Settings) -> WorkerSettings:
         poll_seconds=settings.poll_seconds,
         shutdown_grace_seconds=settings.shutdown_grace_seconds,
         max_run_depth=settings.max_run_depth,
+        max_inline_steps=settings.max_inline_steps,
     )
 
 

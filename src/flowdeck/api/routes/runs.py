@@ -99,9 +99,11 @@ async def resume_run(
     services: ServicesDep,
     body: ResumeRequest | None = None,
 ) -> dict[str, Any]:
-    """Resume from a step or from the last checkpoint."""
+    """Resume from a step or from the last checkpoint, on the run's version or another."""
     from_step = body.from_step if body else None
-    return {"run": run_summary(await services.runs.resume(principal, run_id, from_step))}
+    version = body.version if body else None
+    run = await services.runs.resume(principal, run_id, from_step, version)
+    return {"run": run_summary(run)}
 
 
 @router.delete("/runs/{run_id}", status_code=204)
