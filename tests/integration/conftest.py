@@ -57,7 +57,8 @@ class Api:
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """Settings for an in-process app on the test database."""
-    return Settings(data_dir=tmp_path / "data", database_url=database_url)
+    # The tests' HTTP peers listen on loopback, which the egress guard refuses unless opened.
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, http_allow="127.0.0.1")
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from tests.unit.step_helpers import HttpPeer, running_peer
+from tests.support.peer import HttpPeer, running_peer
 
 
 @pytest.fixture

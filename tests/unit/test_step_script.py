@@ -15,7 +15,8 @@ import pytest
 
 from flowdeck.engine.steps.base import StepFailed
 from flowdeck.engine.steps.script import DISABLED_MESSAGE, MAX_STREAM_BYTES, ScriptHandler
-from tests.unit.step_helpers import completed_output, is_alive, make_context, redactor, step_failure
+from tests.support.processes import is_alive
+from tests.unit.step_helpers import completed_output, make_context, redactor, step_failure
 
 handler = ScriptHandler()
 
