@@ -106,7 +106,8 @@ VERDICTS = st.sampled_from(["ok", "ok", "ok", "fail", "flaky"])
 class EngineMachine(RuleBasedStateMachine):
     """One fresh database per example; the engine driven on its own event loop."""
 
-    database_template = ""
+    # An empty database: copied for each example on SQLite, emptied for each on PostgreSQL.
+    database = ""
     scratch = Path()
 
     def __init__(self) -> None:
@@ -119,12 +120,12 @@ class EngineMachine(RuleBasedStateMachine):
         self.resumes: Counter[str] = Counter()
 
     def _fresh_database(self) -> str:
-        if is_sqlite(self.database_template):
+        if is_sqlite(self.database):
             path = self.scratch / f"{uuid.uuid4().hex}.db"
-            shutil.copy(self.database_template.removeprefix("sqlite:///"), path)
+            shutil.copy(self.database.removeprefix("sqlite:///"), path)
             return f"sqlite:///{path}"
-        reset_postgres(self.database_template)
-        return self.database_template
+        reset_postgres(self.database)
+        return self.database
 
     def _run(self, coro: Any) -> Any:
         return self.loop.run_until_complete(coro)
@@ -244,7 +245,9 @@ class EngineMachine(RuleBasedStateMachine):
         raise AssertionError(f"runs did not end: {statuses}")
 
 
-def test_every_run_ends_and_the_rows_always_add_up(database_template: str, tmp_path: Path) -> None:
-    EngineMachine.database_template = database_template
+def test_every_run_ends_and_the_rows_always_add_up(database_url: str, tmp_path: Path) -> None:
+    # The test's own database (not the session's template): on PostgreSQL the fixture empties
+    # it afterwards, so the last example's rows do not leak into the next test.
+    EngineMachine.database = database_url
     EngineMachine.scratch = tmp_path
     run_state_machine_as_test(EngineMachine, settings=settings(deadline=None))
