@@ -6,7 +6,6 @@ import collections
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,17 +19,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.peer import free_port
+
 
 def flowdeck_command() -> list[str]:
     """The installed console script, next to this interpreter."""
     script = Path(sys.executable).parent / "flowdeck"
     return [str(script)] if script.exists() else [sys.executable, "-m", "flowdeck"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _process_env(env: dict[str, str] | None) -> dict[str, str]:
@@ -138,9 +133,16 @@ def launch_server(
 
 def start_server(data_dir: Path, database_url: str, *, env: dict[str, str] | None = None) -> Server:
     """Start `flowdeck serve` and wait until /readyz answers."""
-    server = launch_server(data_dir, database_url, env=env)
-    server.wait_ready()
-    return server
+    for _ in range(3):
+        server = launch_server(data_dir, database_url, env=env)
+        try:
+            server.wait_ready()
+            return server
+        except RuntimeError:
+            # Tests run in parallel: another one may have taken the free port first.
+            if "address already in use" not in server.output():
+                raise
+    raise RuntimeError(f"no free port for flowdeck serve:\n{server.output()}")
 
 
 def launch_worker(

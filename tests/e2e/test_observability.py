@@ -17,7 +17,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from flowdeck.domain.clock import SystemClock
 from flowdeck.services.auth import AuthService
 from flowdeck.store.store import Store
-from tests.e2e.conftest import flowdeck_command, free_port, start_server, start_worker
+from tests.e2e.conftest import flowdeck_command, start_server, start_worker
+from tests.support.peer import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -43,6 +43,9 @@ _URL = os.environ.get(TEST_DB_ENV, "")
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.timeout(120),
+    # Four processes each: in a parallel run (xdist, --dist loadgroup) these take turns on one
+    # worker instead of two clusters fighting over two cores at once.
+    pytest.mark.xdist_group("scale_out"),
     pytest.mark.skipif(
         not _URL or is_sqlite(_URL),
         reason="scale-out needs PostgreSQL (set FLOWDECK_TEST_DATABASE_URL): "

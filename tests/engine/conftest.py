@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.engine.harness import Engine, engine_on
+from tests.support.peer import HttpPeer, running_peer
 
 
 @pytest.fixture
@@ -15,3 +16,10 @@ async def engine(database_url: str, tmp_path: Path) -> AsyncIterator[Engine]:
     """An engine on a fresh database with a fake clock and a hand-driven worker."""
     async with engine_on(database_url, tmp_path / "data") as e:
         yield e
+
+
+@pytest.fixture
+async def peer() -> AsyncIterator[HttpPeer]:
+    """A local HTTP server standing in for the outside world."""
+    async with running_peer() as p:
+        yield p

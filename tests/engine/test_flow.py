@@ -151,7 +151,9 @@ async def test_a_wait_holds_until_the_clock_passes_it(engine: Engine) -> None:
     )
     run_id = await engine.start(wf)
     await engine.run_until_idle()
-    assert await engine.status(run_id) == "waiting"
+    run, steps = await engine.run(run_id)
+    assert run.status == "waiting"
+    assert steps["nap"].status == "waiting" and steps["after"].status == "pending"
     engine.clock.advance(seconds=59)
     await engine.run_until_idle()
     assert await engine.status(run_id) == "waiting"
@@ -160,6 +162,18 @@ async def test_a_wait_holds_until_the_clock_passes_it(engine: Engine) -> None:
     run, steps = await engine.run(run_id)
     assert run.status == "completed"
     assert steps["nap"].output == {"waited_seconds": 60.0}
+    assert steps["after"].status == "completed"
+    assert len(await engine.attempts(run_id, "nap")) == 1  # woken, not retried
+    assert await engine.events(run_id) == [
+        "run_started",
+        "step_started",
+        "step_waiting",
+        "step_started",
+        "step_completed",
+        "step_started",
+        "step_completed",
+        "run_completed",
+    ]
 
 
 async def test_a_loop_runs_its_body_once_per_item_in_order(engine: Engine) -> None:
@@ -183,3 +197,25 @@ async def test_a_loop_runs_its_body_once_per_item_in_order(engine: Engine) -> No
     run, steps = await engine.run(run_id)
     assert run.status == "completed"
     assert steps["each"].output == [10, 20, 30]
+
+
+async def test_a_failed_run_logs_failure_and_skip_events(engine: Engine) -> None:
+    wf = await engine.workflow(
+        {
+            "name": "Failing",
+            "steps": [transform("bad", "{{ [1][5] }}"), transform("after", 1, "bad")],
+        }
+    )
+    run_id = await engine.start(wf)
+    await engine.run_until_idle()
+    events = await engine.event_log(run_id)
+    assert [(e.type, e.data.get("step_id")) for e in events] == [
+        ("run_started", None),
+        ("step_started", "bad"),
+        ("step_failed", "bad"),
+        ("step_skipped", "after"),
+        ("run_failed", None),
+    ]
+    assert [e.seq for e in events] == [1, 2, 3, 4, 5]
+    assert "no element 5" in events[2].data["error"]
+    assert events[-1].data["error"].startswith("Step 'bad' failed")

@@ -1,4 +1,5 @@
-"""Helpers for run tests: start and poll runs, read SSE, serve the app with other settings."""
+"""Helpers for run tests through the API: start and poll runs, read SSE, serve the app with
+other settings."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from flowdeck.domain.clock import SystemClock
 from flowdeck.services.auth import AuthService
 from flowdeck.store.store import Store
 from tests.integration.conftest import Api
-from tests.unit.step_helpers import HttpPeer, Reply
 
 TERMINAL = frozenset({"completed", "failed", "cancelled"})
 RUNS = "/api/workflows/runs"
@@ -333,67 +333,6 @@ class _QueueStream(httpx.AsyncByteStream):
             self._task.cancel()
         except Exception:  # the app's own failure was already reported through the status
             pass
-
-
-# -- HTTP peers ----------------------------------------------------------------------------
-
-
-class ReplyBook(dict[str, Reply]):
-    """Replies per path, where a path may answer a sequence of replies (the last repeats)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.sequences: dict[str, list[Reply]] = {}
-        self.calls: dict[str, int] = {}
-
-    def get(self, path: str, default: Any = None) -> Any:
-        self.calls[path] = self.calls.get(path, 0) + 1
-        sequence = self.sequences.get(path)
-        if sequence:
-            return sequence.pop(0) if len(sequence) > 1 else sequence[0]
-        return super().get(path, default)
-
-    def then(self, path: str, *replies: Reply) -> None:
-        """Answer `path` with these replies in turn, repeating the last one."""
-        self.sequences[path] = list(replies)
-
-
-class GatedPeer(HttpPeer):
-    """An HttpPeer whose delayed replies can also be released at once with `release()`."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gate = asyncio.Event()
-
-    def release(self) -> None:
-        """Answer every delayed request now (and later ones without delay)."""
-        self.gate.set()
-
-    async def _client_left(self, reader: asyncio.StreamReader, delay: float) -> bool:
-        """Wait `delay` seconds or until released; True as soon as the client closes."""
-        left = asyncio.ensure_future(reader.read(1))
-        opened = asyncio.ensure_future(self.gate.wait())
-        try:
-            done, _ = await asyncio.wait(
-                {left, opened}, timeout=delay, return_when="FIRST_COMPLETED"
-            )
-            return left in done and left.result() == b""
-        finally:
-            left.cancel()
-            opened.cancel()
-
-
-@contextlib.asynccontextmanager
-async def http_peer() -> AsyncIterator[tuple[GatedPeer, ReplyBook]]:
-    """A local HTTP server whose paths can answer sequences of replies."""
-    peer = GatedPeer()
-    book = ReplyBook()
-    peer.replies = book
-    await peer.start()
-    try:
-        yield peer, book
-    finally:
-        await peer.stop()
 
 
 # -- an app with other settings ------------------------------------------------------------

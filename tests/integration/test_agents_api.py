@@ -9,7 +9,6 @@ from typing import Any
 
 from flowdeck.store.store import Store
 from tests.integration.conftest import Api
-from tests.integration.llm_server import Scripted, fake_llm
 from tests.integration.runs_helpers import (
     create_workflow,
     current,
@@ -20,6 +19,7 @@ from tests.integration.runs_helpers import (
     transform,
     wait_for_run,
 )
+from tests.support.llm import Scripted, fake_llm
 
 AGENTS = "/api/agents"
 

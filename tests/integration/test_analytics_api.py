@@ -24,6 +24,7 @@ from tests.integration.runs_helpers import create_workflow, start_run, wait_for_
 from tests.integration.test_workflows_api import assert_problem
 
 NOW = datetime(2026, 3, 18, 12, 0, tzinfo=UTC)  # a Wednesday
+NOT_DUE = datetime(2099, 3, 18, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -483,7 +484,8 @@ async def test_related_lists_schedules_templates_copies_and_source(api: Api) -> 
                 timezone="Europe/Paris",
                 input_data={},
                 enabled=True,
-                next_run_at=NOW,
+                # Not due: the app's scheduler is running and would fire a past slot, moving it.
+                next_run_at=NOT_DUE,
                 created_at=NOW,
                 updated_at=NOW,
             )
@@ -509,7 +511,7 @@ async def test_related_lists_schedules_templates_copies_and_source(api: Api) -> 
             "cron_expression": "0 9 * * 1-5",
             "timezone": "Europe/Paris",
             "enabled": True,
-            "next_run_at": "2026-03-18T12:00:00.000Z",
+            "next_run_at": "2099-03-18T12:00:00.000Z",
         }
     ]
     assert [(t["id"], t["name"], t["category"]) for t in body["templates"]] == [

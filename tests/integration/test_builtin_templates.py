@@ -13,14 +13,13 @@ from flowdeck.engine.steps.registry import all_handlers, config_registry
 from flowdeck.templates import builtin_templates
 from tests.integration.conftest import Api
 from tests.integration.runs_helpers import (
-    http_peer,
     outputs,
     start_run,
     statuses,
     wait_for_run,
     wait_for_step,
 )
-from tests.unit.step_helpers import Reply, refused_url
+from tests.support.peer import Reply, refused_url, running_peer
 
 T = "/api/workflows/templates"
 # Each template that runs to completion by itself (ones needing URLs get a local HTTP peer).
@@ -82,10 +81,10 @@ async def test_route_by_threshold_runs_offline(api: Api) -> None:
 
 async def test_fetch_and_notify_with_local_urls(api: Api) -> None:
     wf_id = await install(api, "tpl_fetch_and_notify")
-    async with http_peer() as (peer, book):
-        book["/data"] = Reply(body={"rows": [1, 2]})
-        book["/gone"] = Reply(status=404, body={"error": "no"})
-        book["/hook"] = Reply(body={"ok": True})
+    async with running_peer() as peer:
+        peer.replies["/data"] = Reply(body={"rows": [1, 2]})
+        peer.replies["/gone"] = Reply(status=404, body={"error": "no"})
+        peer.replies["/hook"] = Reply(body={"ok": True})
         ok = await run(
             api, wf_id, {"source_url": peer.url("/data"), "notify_url": peer.url("/hook")}
         )
@@ -108,10 +107,10 @@ async def test_fetch_and_notify_with_local_urls(api: Api) -> None:
 
 async def test_scheduled_health_check_with_local_urls(api: Api) -> None:
     wf_id = await install(api, "tpl_scheduled_health_check")
-    async with http_peer() as (peer, book):
-        book["/health"] = Reply(body="ok")
-        book["/sick"] = Reply(status=404, body="no")
-        book["/alert"] = Reply(body={"ok": True})
+    async with running_peer() as peer:
+        peer.replies["/health"] = Reply(body="ok")
+        peer.replies["/sick"] = Reply(status=404, body="no")
+        peer.replies["/alert"] = Reply(body={"ok": True})
         healthy = await run(
             api, wf_id, {"url": peer.url("/health"), "alert_url": peer.url("/alert")}
         )
@@ -136,8 +135,8 @@ async def test_webhook_relay_once_its_url_is_filled_in(api: Api) -> None:
     wf_id = await install(api, "tpl_webhook_relay")
     wf = (await api.client.get(f"/api/workflows/{wf_id}", headers=api.headers)).json()
     assert wf["trigger_type"] == "webhook"
-    async with http_peer() as (peer, book):
-        book["/in"] = Reply(body={"received": True})
+    async with running_peer() as peer:
+        peer.replies["/in"] = Reply(body={"received": True})
         definition = wf["definition"]
         forward = next(s for s in definition["steps"] if s["id"] == "forward")
         forward["config"]["url"] = peer.url("/in")

@@ -11,9 +11,9 @@ from flowdeck.config import Settings
 from flowdeck.engine.egress import UNREACHABLE
 from flowdeck.store.store import Store
 from tests.integration.conftest import Api
-from tests.integration.llm_server import fake_llm
 from tests.integration.runs_helpers import current, http_get, run_to_end, serve, settings_for
-from tests.unit.step_helpers import Reply, running_peer
+from tests.support.llm import fake_llm
+from tests.support.peer import Reply, running_peer
 
 
 @pytest.fixture

@@ -15,11 +15,10 @@ from tests.integration.conftest import Api
 from tests.integration.runs_helpers import (
     create_workflow,
     http_get,
-    http_peer,
     start_run,
     wait_for_run,
 )
-from tests.unit.step_helpers import Reply
+from tests.support.peer import Reply, running_peer
 
 RETRY = {"max_attempts": 2, "backoff_seconds": 0.01}
 
@@ -66,8 +65,8 @@ def text_logs() -> Iterator[Captured]:
 
 
 async def _flaky_run(api: Api) -> tuple[str, str]:
-    async with http_peer() as (peer, book):
-        book.then("/flaky", Reply(status=503), Reply(body={"ok": 1}))
+    async with running_peer() as peer:
+        peer.then("/flaky", Reply(status=503), Reply(body={"ok": 1}))
         wf = await create_workflow(
             api, {"name": "Flaky", "steps": [http_get("fetch", peer.url("/flaky"), retry=RETRY)]}
         )

@@ -57,28 +57,27 @@ class Live:
     key: str
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.asynccontextmanager
 async def live_server(store: Store, database_url: str, tmp_path: Path) -> AsyncIterator[Live]:
     """The app served by uvicorn on 127.0.0.1 (the MCP client speaks real HTTP)."""
     key = await AuthService(store, SystemClock()).bootstrap(None)
     assert key is not None
-    port = _free_port()
+    # A socket bound here and handed over: no other test (in another xdist worker) can take
+    # the port between choosing it and listening on it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     app = create_app(settings_for(database_url, tmp_path), store=store)
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock]))
     await wait_until(lambda: _started(server))
     try:
         yield Live(url=f"http://127.0.0.1:{port}", key=key)
     finally:
         server.should_exit = True
         await task
+        sock.close()
 
 
 async def _started(server: uvicorn.Server) -> bool:

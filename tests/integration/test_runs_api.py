@@ -68,6 +68,9 @@ async def test_run_applies_defaults_and_renders_outputs(api: Api) -> None:
     assert run["input_data"] == {"name": "ab", "tags": ["x", "y"], "count": 2, "ratio": 0.5}
     assert run["output"] == {"text": "abab", "tags": "x,y", "ratio": 0.5, "run": run_id}
     assert outputs(run) == {"repeat": "abab", "tagged": "x,y"}
+    assert run["error"] is None
+    assert run["started_at"].endswith("Z") and run["completed_at"].endswith("Z")
+    assert run["duration_seconds"] is not None
     for step in run["step_runs"]:
         assert step["status"] == "completed" and step["attempt"] == 1
         assert step["started_at"] and step["completed_at"]

@@ -22,13 +22,12 @@ from tests.integration.conftest import Api
 from tests.integration.runs_helpers import (
     attempts,
     create_workflow,
-    http_peer,
     start_run,
     transform,
     wait_for_run,
 )
 from tests.integration.test_mcp import call, http_client, live_server
-from tests.unit.step_helpers import Reply
+from tests.support.peer import Reply, running_peer
 
 SECRET = "Sup3r/S3cret+Token=42&xyz"
 
@@ -139,9 +138,9 @@ async def _run(api: Api) -> dict[str, Any]:
         "/api/secrets/API_TOKEN", json={"value": SECRET}, headers=api.headers
     )
     assert resp.status_code in (200, 201), resp.text
-    async with http_peer() as (peer, book):
+    async with running_peer() as peer:
         body = {"echo": variants()["base64"], "hint": SECRET.upper()}
-        book["/api"] = Reply(status=500, body=body, headers={"X-Seen": variants()["hex"]})
+        peer.replies["/api"] = Reply(status=500, body=body, headers={"X-Seen": variants()["hex"]})
         wf = await create_workflow(api, definition(peer.url("/api")))
         run = await wait_for_run(api, await start_run(api, wf))
         # The secret did go out (the masking is of what Flowdeck keeps and shows).

@@ -23,7 +23,6 @@ from tests.integration.runs_helpers import (
     create_workflow,
     get_run,
     http_get,
-    http_peer,
     read_sse,
     serve,
     settings_for,
@@ -34,7 +33,7 @@ from tests.integration.runs_helpers import (
     wait_for_step,
     wait_until,
 )
-from tests.unit.step_helpers import Reply
+from tests.support.peer import Reply, running_peer
 
 # Polls, heartbeats (which also admit) and cancel checks all far beyond the test's deadlines.
 SLOW = {"poll_seconds": 60.0, "heartbeat_seconds": 60.0, "lease_seconds": 180.0}
@@ -133,8 +132,8 @@ async def test_sse_on_one_server_follows_a_run_executed_by_another(
 async def test_a_cancel_on_one_server_interrupts_a_step_running_elsewhere(
     database_url: str, tmp_path: Path
 ) -> None:
-    async with http_peer() as (peer, book), two_processes(database_url, tmp_path) as (a, _, b):
-        book["/slow"] = Reply(body={"ok": True}, delay=30.0)
+    async with running_peer() as peer, two_processes(database_url, tmp_path) as (a, _, b):
+        peer.replies["/slow"] = Reply(body={"ok": True}, delay=30.0)
         definition = {"name": "Long call", "steps": [http_get("call", peer.url("/slow"))]}
         run_id = await start_run(a, await create_workflow(a, definition))
         await wait_for_step(a, run_id, "call", ["running"], timeout=DEADLINE)

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from flowdeck.engine.egress import parse_allow_list, step_client
-from tests.unit.step_helpers import HttpPeer, running_peer
+from tests.support.peer import HttpPeer, running_peer
 
 
 @pytest.fixture

@@ -20,8 +20,9 @@ from flowdeck.engine.egress import UNREACHABLE, EgressPolicy, parse_allow_list, 
 from flowdeck.engine.steps.agent_task import AgentTaskHandler
 from flowdeck.engine.steps.http_request import HttpRequestHandler
 from flowdeck.engine.steps.webhook import WebhookHandler
+from tests.support.peer import Reply, refused_url, running_peer
 from tests.unit.egress_helpers import Forwarding, Loopback, resolver
-from tests.unit.step_helpers import Reply, completed_output, refused_url, running_peer, step_failure
+from tests.unit.step_helpers import completed_output, step_failure
 
 http_request = HttpRequestHandler()
 GUARDED = EgressPolicy()

@@ -11,15 +11,13 @@ import pytest
 
 from flowdeck.engine.steps.base import StepFailed
 from flowdeck.engine.steps.http_request import MAX_BODY_BYTES, HttpRequestHandler
+from tests.support.peer import HttpPeer, Reply, refused_url
 from tests.unit.step_helpers import (
     RUN_ID,
     STEP_ID,
-    HttpPeer,
-    Reply,
     completed_output,
     make_context,
     redactor,
-    refused_url,
     step_failure,
 )
 

@@ -12,14 +12,12 @@ import pytest
 
 from flowdeck.engine.steps.base import StepFailed
 from flowdeck.engine.steps.webhook import WebhookHandler
+from tests.support.peer import HttpPeer, Reply, refused_url
 from tests.unit.step_helpers import (
     RUN_ID,
     STEP_ID,
-    HttpPeer,
-    Reply,
     completed_output,
     redactor,
-    refused_url,
     step_failure,
 )
 

@@ -1,0 +1,1 @@
+"""Test support shared by every tier: a local HTTP peer, a fake LLM server, process helpers."""
