@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flowdeck.domain.records import Run, StepRun
@@ -15,11 +16,22 @@ def owner_id(step: StepRun) -> str:
 
 
 async def build_context(
-    tx: EngineTx, run: Run, cw: CompiledWorkflow, step: StepRun, secrets: dict[str, str]
+    tx: EngineTx,
+    run: Run,
+    cw: CompiledWorkflow,
+    step: StepRun,
+    secrets: dict[str, str],
+    known: Mapping[tuple[str, str], Any] | None = None,
 ) -> dict[str, Any]:
-    """Load exactly the outputs the step's templates read and assemble its context."""
+    """Load exactly the outputs the step's templates read (those `known` already, completed in
+    this transaction, are not read again) and assemble its context."""
     needs = cw.needs.get(owner_id(step))
-    outputs = await tx.step_outputs(run.id, needs)
+    outputs: dict[str, Any] = {}
+    if needs is not None and known:
+        outputs = {sid: known[(run.id, sid)] for sid in needs if (run.id, sid) in known}
+        needs = needs - outputs.keys()
+    if needs is None or needs:
+        outputs.update(await tx.step_outputs(run.id, needs))
     context: dict[str, Any] = {
         "inputs": run.input_data,
         "steps": {sid: {"output": out} for sid, out in outputs.items()},

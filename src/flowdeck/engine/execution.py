@@ -52,7 +52,7 @@ async def prepare_claims(
             continue
         cw = await t.compiled(run)
         redactor = await t.redactor(run.workspace_id)
-        ctx = await build_context(t.tx, run, cw, step, redactor.secrets)
+        ctx = await build_context(t.tx, run, cw, step, redactor.secrets, t.outputs)
         claimed.append(Claimed(run=run, step=step, compiled=cw, context=ctx, redactor=redactor))
         await t.event(run, "step_started", step_id=step.step_id, attempt=step.attempt)
     return claimed

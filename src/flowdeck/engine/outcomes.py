@@ -96,6 +96,8 @@ async def completed(
 ) -> None:
     """A completion is stored: log it and queue what it causes."""
     await t.event(run, "step_completed", step_id=step.step_id, attempt=step.attempt, output=output)
+    if step.parent_step_id is None:
+        t.outputs[(run.id, step.step_id)] = output
     await ended(t, run, cw, step, S.COMPLETED, output, cost, was_waiting=was_waiting)
 
 
@@ -241,11 +243,17 @@ async def expire_lease(t: Txn, run: Run, step: StepRun) -> None:
 
 
 async def apply_results(
-    t: Txn, results: Sequence[tuple[Run, StepRun, Outcome]], worker_id: str
+    t: Txn,
+    results: Sequence[tuple[Run, StepRun, Outcome]],
+    worker_id: str,
+    *,
+    claimed_here: bool = False,
 ) -> None:
     """`apply` for a worker's batch of running steps: the attempts still its own are locked in
-    one statement and the completed ones written in one more."""
-    ours = await t.tx.own_running_steps([step.id for _, step, _ in results], worker_id)
+    one statement (unless `claimed_here`: this transaction holds them already) and the
+    completed ones written in one more."""
+    ids = [step.id for _, step, _ in results]
+    ours = set(ids) if claimed_here else await t.tx.own_running_steps(ids, worker_id)
     done: list[tuple[Run, CompiledWorkflow, StepRun, Any, float]] = []
     for run, step, outcome in results:
         if step.id not in ours:

@@ -281,7 +281,7 @@ class RunTransaction(Generic[TxT]):
     ) -> None:
         """Execute the pure claimed steps here while the budget lasts (queueing their
         outcomes); add the others to `spawn`."""
-        executed = 0
+        results: list[tuple[Run, StepRun, Outcome]] = []
         for c in claimed:
             env = self._inline_env
             inline = env is not None and self._inline(c.step.step_type) and not budget.spent()
@@ -296,10 +296,10 @@ class RunTransaction(Generic[TxT]):
                 budget.deadline = 0.0  # and whatever else is left, too
                 continue
             metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
-            self._t.push(ApplyOutcome(c.run, c.step, outcome, worker_id=worker_id))
+            results.append((c.run, c.step, outcome))
             budget.steps -= 1
-            executed += 1
-        if executed:
+        if results:  # committed like a worker's batch: the completions in one statement
+            await outcomes.apply_results(self._t, results, worker_id, claimed_here=True)
             await self._work()
 
     async def _dispatch(self, item: Item) -> None:

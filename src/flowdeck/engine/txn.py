@@ -57,6 +57,9 @@ class Txn:
         self.fresh: dict[str, tuple[Run, str]] = {}
         # Steps became ready some other way (a retry, a resumed run): other workers may look.
         self.ready_elsewhere = False
+        # Outputs of the steps completed in this transaction (run id, step id): what a step made
+        # ready here reads, without a query.
+        self.outputs: dict[tuple[str, str], Any] = {}
         self._events: dict[str, list[tuple[str, dict[str, Any]]]] = {}
         self._finished: set[str] = set()
 
