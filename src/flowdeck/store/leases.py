@@ -47,7 +47,7 @@ class LeaseQueries(Queries):
             return set()
         db = await self.db()
         sql = (
-            f"SELECT id FROM step_runs WHERE id {in_list(db, 'ids')} "
+            f"SELECT id FROM step_runs WHERE id {in_list(db.dialect, 'ids')} "
             "AND status = 'running' AND lease_owner = :worker"
         )
         if db.dialect == "postgresql":
@@ -97,7 +97,7 @@ class LeaseQueries(Queries):
         sql = (
             "UPDATE step_runs SET status = 'running', lease_owner = :worker, "
             "lease_expires_at = :lease_until, started_at = COALESCE(started_at, :now) "
-            f"WHERE id {in_list(db, 'ids')} AND status {in_list(db, 'claimable')} "
+            f"WHERE id {in_list(db.dialect, 'ids')} AND status {in_list(db.dialect, 'claimable')} "
             "AND EXISTS (SELECT 1 FROM runs WHERE runs.id = step_runs.run_id "
             f"AND runs.status = 'running') RETURNING {STEP_SELECT}"
         )

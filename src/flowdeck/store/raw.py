@@ -65,34 +65,10 @@ class Driver(Protocol):
         ...
 
 
-_JSON_COLUMNS = frozenset({"output", "state", "input_data", "data"})
-_TIME_COLUMNS = frozenset(
-    {
-        "available_at",
-        "wake_at",
-        "lease_expires_at",
-        "created_at",
-        "started_at",
-        "completed_at",
-    }
-)
-
-
-def encode(db: Driver, column: str, value: Any) -> Any:
-    """A value for `column` as the driver takes it (JSON and timestamp columns converted)."""
-    if column in _JSON_COLUMNS:
-        return db.json(value)
-    if column in _TIME_COLUMNS:
-        return db.time(value)
-    if isinstance(value, str):
-        return str(value)  # a status enum as its plain value
-    return value
-
-
-def in_list(db: Driver, name: str) -> str:
+def in_list(dialect: str, name: str) -> str:
     """`column <this>` matches any value of the list parameter `name` (one SQL text for any
     length: a JSON array on SQLite, an array on PostgreSQL)."""
-    if db.dialect == "sqlite":
+    if dialect == "sqlite":
         return f"IN (SELECT value FROM json_each(:{name}))"
     return f"= ANY(:{name})"
 

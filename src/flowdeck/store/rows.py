@@ -18,26 +18,32 @@ STEP_COLUMNS = [c.name for c in step_runs.c]
 STEP_SELECT = ", ".join(f"step_runs.{name}" for name in STEP_COLUMNS)
 RUN_COLUMNS = [c.name for c in runs.c if c.name != "event_seq"]
 RUN_SELECT = ", ".join(f"runs.{name}" for name in RUN_COLUMNS)
-_STEP_JSON = ("output", "state")
-_STEP_TIMES = (
-    "available_at",
-    "wake_at",
-    "lease_expires_at",
-    "created_at",
-    "started_at",
-    "completed_at",
-)
-_RUN_JSON = ("input_data", "output")
-_RUN_TIMES = ("created_at", "started_at", "completed_at")
+
+
+def _decoded(db: Driver, table: sa.Table, names: list[str], row: tuple[Any, ...]) -> dict[str, Any]:
+    _, json_columns, times = _kinds(table)
+    data = dict(zip(names, row, strict=True))
+    for name in json_columns & data.keys():
+        data[name] = db.from_json(data[name])
+    for name in times & data.keys():
+        data[name] = db.from_time(data[name])
+    return data
+
+
+def encode(db: Driver, table: sa.Table, column: str, value: Any) -> Any:
+    """A value for `table.column` as the driver takes it (JSON and timestamps converted, a
+    status enum as its plain text)."""
+    _, json_columns, times = _kinds(table)
+    if column in json_columns:
+        return db.json(value)
+    if column in times:
+        return db.time(value)
+    return str(value) if isinstance(value, str) else value
 
 
 def step_from(db: Driver, row: tuple[Any, ...]) -> StepRun:
     """A step run from a row of `STEP_SELECT`."""
-    data = dict(zip(STEP_COLUMNS, row, strict=True))
-    for name in _STEP_JSON:
-        data[name] = db.from_json(data[name])
-    for name in _STEP_TIMES:
-        data[name] = db.from_time(data[name])
+    data = _decoded(db, step_runs, STEP_COLUMNS, row)
     data["status"] = StepStatus(data["status"])
     data["is_current"] = bool(data["is_current"])
     return StepRun(**data)
@@ -45,35 +51,20 @@ def step_from(db: Driver, row: tuple[Any, ...]) -> StepRun:
 
 def run_from(db: Driver, row: tuple[Any, ...]) -> Run:
     """A run from a row of `RUN_SELECT`."""
-    data = dict(zip(RUN_COLUMNS, row, strict=True))
-    for name in _RUN_JSON:
-        data[name] = db.from_json(data[name])
-    for name in _RUN_TIMES:
-        data[name] = db.from_time(data[name])
+    data = _decoded(db, runs, RUN_COLUMNS, row)
     data["status"] = RunStatus(data["status"])
     return Run(**data)
 
 
 def step_params(db: Driver, step: StepRun) -> dict[str, Any]:
     """A step run as the parameters of an INSERT of every column."""
-    data = {name: getattr(step, name) for name in STEP_COLUMNS}
-    for name in _STEP_JSON:
-        data[name] = db.json(data[name])
-    for name in _STEP_TIMES:
-        data[name] = db.time(data[name])
-    data["status"] = str(step.status)
-    return data
+    return {name: encode(db, step_runs, name, getattr(step, name)) for name in STEP_COLUMNS}
 
 
 def run_params(db: Driver, run: Run) -> dict[str, Any]:
     """A run as the parameters of an INSERT of every column."""
-    data = {name: getattr(run, name) for name in RUN_COLUMNS}
-    for name in _RUN_JSON:
-        data[name] = db.json(data[name])
-    for name in _RUN_TIMES:
-        data[name] = db.time(data[name])
-    data["status"] = str(run.status)
-    return {**data, "event_seq": 0}
+    values = {name: encode(db, runs, name, getattr(run, name)) for name in RUN_COLUMNS}
+    return {**values, "event_seq": 0}
 
 
 @cache
@@ -92,10 +83,4 @@ def select_all(table: sa.Table) -> str:
 def row_of(db: Driver, table: sa.Table, row: tuple[Any, ...]) -> Any:
     """A driver row of `select_all(table)` with attribute access and its JSON and timestamp
     columns decoded, as a SQLAlchemy row would have them."""
-    names, json_columns, times = _kinds(table)
-    data = dict(zip(names, row, strict=True))
-    for name in json_columns:
-        data[name] = db.from_json(data[name])
-    for name in times:
-        data[name] = db.from_time(data[name])
-    return SimpleNamespace(**data)
+    return SimpleNamespace(**_decoded(db, table, _kinds(table)[0], row))

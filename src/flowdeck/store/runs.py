@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from flowdeck.domain.records import Page, Run, RunEvent
 from flowdeck.domain.states import RUN_ACTIVE, RunStatus, run_sources
 from flowdeck.store.queries import Queries, prepared
-from flowdeck.store.raw import encode, in_list, list_param
-from flowdeck.store.rows import RUN_COLUMNS, RUN_SELECT, run_from, run_params
+from flowdeck.store.raw import in_list, list_param
+from flowdeck.store.rows import RUN_COLUMNS, RUN_SELECT, encode, run_from, run_params
 from flowdeck.store.tables import run_events, runs
 
 _RUN_COLUMNS = [c for c in runs.c if c.name != "event_seq"]
@@ -155,8 +155,8 @@ class RunQueries(Queries):
         `only_from`): one conditional UPDATE; False when the run was not in such a status."""
         db = await self.db()
         sets = ", ".join(["status = :to", *(f"{k} = :v_{k}" for k in sorted(values))])
-        sql = f"UPDATE runs SET {sets} WHERE id = :id AND status {in_list(db, 'sources')}"
-        params = {f"v_{k}": encode(db, k, v) for k, v in values.items()}
+        sql = f"UPDATE runs SET {sets} WHERE id = :id AND status {in_list(db.dialect, 'sources')}"
+        params = {f"v_{k}": encode(db, runs, k, v) for k, v in values.items()}
         sources = run_sources(to, only_from)
         params.update(id=run_id, sources=list_param(db, sources), to=str(to))
         return await db.run(sql, params) == 1

@@ -13,8 +13,8 @@ from flowdeck.domain.records import DependentUpdate, StepRun
 from flowdeck.domain.states import STEP_ACTIVE, STEP_TERMINAL, StepStatus, step_sources
 from flowdeck.store.dialect import recordset_insert, recordset_rows
 from flowdeck.store.queries import Queries
-from flowdeck.store.raw import Driver, encode, in_list, list_param
-from flowdeck.store.rows import STEP_COLUMNS, step_params
+from flowdeck.store.raw import Driver, in_list, list_param
+from flowdeck.store.rows import STEP_COLUMNS, encode, step_params
 from flowdeck.store.tables import step_runs
 
 _S = step_runs.c
@@ -33,10 +33,9 @@ _INSERT_STEP = (
 
 @lru_cache(maxsize=256)
 def _move_sql_text(dialect: str, keys: tuple[str, ...], by_worker: bool, many: bool) -> str:
-    db_list = "IN (SELECT value FROM json_each(:{0}))" if dialect == "sqlite" else "= ANY(:{0})"
     sets = ", ".join(["status = :to", *(f"{k} = :v_{k}" for k in keys)])
-    target = f"id {db_list.format('ids')}" if many else "id = :sid"
-    sql = f"UPDATE step_runs SET {sets} WHERE {target} AND status {db_list.format('sources')}"
+    target = f"id {in_list(dialect, 'ids')}" if many else "id = :sid"
+    sql = f"UPDATE step_runs SET {sets} WHERE {target} AND status {in_list(dialect, 'sources')}"
     if by_worker:
         sql += " AND lease_owner = :worker"
     return sql + (" RETURNING id" if many else "")
@@ -173,7 +172,7 @@ class StepQueries(Queries):
             ids = list(step_ids)
             if not ids:
                 return {}
-            sql += f" AND step_id {in_list(db, 'ids')}"
+            sql += f" AND step_id {in_list(db.dialect, 'ids')}"
             params["ids"] = list_param(db, ids)
         return {step_id: db.from_json(out) for step_id, out in await db.rows(sql, params)}
 
@@ -195,7 +194,7 @@ class StepQueries(Queries):
         values = _with_final(to, now, values)
         sources = step_sources(to, only_from, through=through)
         sql = _move_sql(db, tuple(sorted(values)), by_worker=worker_id is not None)
-        params = {f"v_{k}": encode(db, k, v) for k, v in values.items()}
+        params = {f"v_{k}": encode(db, step_runs, k, v) for k, v in values.items()}
         params.update(sid=step_run_id, sources=list_param(db, sources), to=str(to))
         if worker_id is not None:
             params["worker"] = worker_id
@@ -253,7 +252,7 @@ class StepQueries(Queries):
             "UPDATE step_runs SET deps_remaining = deps_remaining - :ended, "
             "n_completed = n_completed + :completed, n_failed = n_failed + :failed, "
             "n_skipped = n_skipped + :skipped "
-            f"WHERE run_id = :run_id AND step_id {in_list(db, 'ids')} "
+            f"WHERE run_id = :run_id AND step_id {in_list(db.dialect, 'ids')} "
             "AND is_current = TRUE AND status = 'pending' "
             "RETURNING id, step_id, deps_remaining, n_completed, n_failed, n_skipped"
         )
@@ -283,7 +282,7 @@ class StepQueries(Queries):
         db = await self.db()
         values = _with_final(to, now, values)
         sql = _move_sql(db, tuple(sorted(values)), by_worker=False, many=True)
-        params = {f"v_{k}": encode(db, k, v) for k, v in values.items()}
+        params = {f"v_{k}": encode(db, step_runs, k, v) for k, v in values.items()}
         sources = step_sources(to, only_from)
         params.update(ids=list_param(db, ids), sources=list_param(db, sources), to=str(to))
         return [row[0] for row in await db.rows(sql, params)]
@@ -304,7 +303,7 @@ class StepQueries(Queries):
         db = await self.db()
         sql = (
             "SELECT 1 FROM step_runs WHERE run_id = :run_id AND is_current = TRUE "
-            f"AND status {in_list(db, 'statuses')} LIMIT 1"
+            f"AND status {in_list(db.dialect, 'statuses')} LIMIT 1"
         )
         params = {"run_id": run_id, "statuses": list_param(db, statuses)}
         return bool(await db.rows(sql, params))
