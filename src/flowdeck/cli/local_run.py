@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,15 +56,43 @@ def parse_inputs(pairs: list[str]) -> dict[str, Any]:
     return inputs
 
 
-def _waiting_for_a_person(run: Run, steps: list[StepRun]) -> str | None:
-    """The approval step the run waits on with no timeout to decide it, if any."""
+def parse_secrets(pairs: list[str], files: list[Path]) -> dict[str, str]:
+    """Secrets from `NAME=VALUE` options and from files of such lines (`#` comments, blank
+    lines and an `export ` prefix allowed, as in a .env file); options win."""
+    found: dict[str, str] = {}
+    for path in files:
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            text = line.strip()
+            if not text or text.startswith("#"):
+                continue
+            name, sep, value = text.removeprefix("export ").partition("=")
+            if not sep or not name.strip():
+                raise ValueError(f"{path}:{number}: expected NAME=VALUE")
+            found[name.strip()] = value.strip().strip("'\"")
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--secret takes NAME=VALUE, got {pair.split('=')[0]!r}=…")
+        found[name] = value
+    return found
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """How a local run answers its approval steps: all yes, by asking at the terminal, or
+    not at all (the run is cancelled with a sentence saying how to answer)."""
+
+    approve_all: bool = False
+    ask: Callable[[str, str], tuple[bool, str | None]] | None = None
+
+
+def _waiting_approvals(run: Run, steps: list[StepRun]) -> list[StepRun]:
+    """The approval steps the run waits on now."""
     if run.status != "waiting":
-        return None
-    for s in steps:
-        waiting = s.is_current and s.status == "waiting" and s.step_type == "approval"
-        if waiting and s.wake_at is None:
-            return s.step_id
-    return None
+        return []
+    return [
+        s for s in steps if s.is_current and s.status == "waiting" and s.step_type == "approval"
+    ]
 
 
 def _table(run: Run | None, steps: list[StepRun]) -> Table:
@@ -99,7 +129,13 @@ def local_settings(data_dir: Path, url: str, console: Console) -> Settings:
 
 
 async def run_definition(
-    definition: dict[str, Any], inputs: dict[str, Any], console: Console, *, live: bool = True
+    definition: dict[str, Any],
+    inputs: dict[str, Any],
+    console: Console,
+    *,
+    live: bool = True,
+    secrets: dict[str, str] | None = None,
+    approvals: Approvals = Approvals(),
 ) -> tuple[Run, list[StepRun]]:
     """Create the workflow on a temporary SQLite store, run it, show progress, return the end."""
     with tempfile.TemporaryDirectory(prefix="flowdeck-run-") as tmp:
@@ -116,6 +152,8 @@ async def run_definition(
             me = Principal(
                 workspace_id=ws.id, key_id="cli", name="cli", scopes=("workflows:admin",)
             )
+            for name, value in (secrets or {}).items():
+                await services.admin.put_secret(me, name, value)
             wf = await services.workflows.create(me, definition)
             await services.runtime.start_worker()
             run, _ = await services.runs.start(me, wf.id, input_data=inputs, trigger="manual")
@@ -126,15 +164,8 @@ async def run_definition(
                 async for _event in services.runs.follow(me, run.id):
                     run, steps = await services.runs.get(me, run.id)
                     view.update(_table(run, steps))
-                    undecidable = _waiting_for_a_person(run, steps)
-                    if undecidable is not None:
-                        await services.runs.cancel(me, run.id)
-                        raise Conflict(
-                            f"Step '{undecidable}' waits for an approval, which `flowdeck run` "
-                            "cannot give; run the workflow on a server (flowdeck serve) and "
-                            "decide it with POST /api/workflows/runs/{run_id}/steps/{step_id}/"
-                            "approve or /reject"
-                        )
+                    for step in _waiting_approvals(run, steps):
+                        await _answer(services, me, run, step, approvals, view)
                 run, steps = await services.runs.get(me, run.id)
                 view.update(_table(run, steps))
             if not live:
@@ -145,9 +176,63 @@ async def run_definition(
             await store.close()
 
 
-def run_file(definition: dict[str, Any], inputs: dict[str, Any], console: Console) -> Run:
-    """Synchronous entry point for the CLI."""
+async def _answer(
+    services: Services,
+    me: Principal,
+    run: Run,
+    step: StepRun,
+    approvals: Approvals,
+    view: Live,
+) -> None:
+    """Decide a waiting approval as the user said (or cancel the run, saying how to)."""
+    message = str((step.state or {}).get("message") or "Approval required")
+    approve: bool
+    comment: str | None
+    if approvals.approve_all:
+        approve, comment = True, "approved by flowdeck run --approve-all"
+    elif approvals.ask is not None:
+        view.stop()  # the prompt needs the terminal
+        approve, comment = await asyncio.to_thread(approvals.ask, step.step_id, message)
+        view.start()
+    else:
+        if step.wake_at is not None:
+            return  # its timeout decides it
+        await services.runs.cancel(me, run.id)
+        raise Conflict(
+            f"Step '{step.step_id}' waits for an approval: answer it at a terminal, or pass "
+            "--approve-all; on a server, decide it with `flowdeck approve` or "
+            "POST /api/workflows/runs/{run_id}/steps/{step_id}/approve or /reject"
+        )
+    await services.approvals.decide(me, run.id, step.step_id, approve=approve, comment=comment)
+
+
+def run_file(
+    definition: dict[str, Any],
+    inputs: dict[str, Any],
+    console: Console,
+    *,
+    secrets: dict[str, str] | None = None,
+    approvals: Approvals = Approvals(),
+) -> tuple[Run, list[StepRun]]:
+    """Synchronous entry point for the CLI: the ended run and its step runs."""
     # The progress table tells each step's fate; the engine's warnings would say it twice.
     logging.getLogger("flowdeck").setLevel(logging.ERROR)
-    run, _ = asyncio.run(run_definition(definition, inputs, console, live=console.is_terminal))
-    return run
+    return asyncio.run(
+        run_definition(
+            definition,
+            inputs,
+            console,
+            live=console.is_terminal,
+            secrets=secrets,
+            approvals=approvals,
+        )
+    )
+
+
+def step_outputs(steps: list[StepRun]) -> dict[str, Any]:
+    """What each step produced (its current attempt), for a workflow without `outputs`."""
+    return {
+        s.step_id: s.output
+        for s in steps
+        if s.is_current and s.parent_step_id is None and s.status == "completed"
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -137,19 +138,44 @@ def run_command(
     inputs: Annotated[
         list[str] | None, typer.Option("--input", "-i", help="key=value (JSON values typed)")
     ] = None,
+    secrets: Annotated[
+        list[str] | None,
+        typer.Option("--secret", "-s", help="NAME=VALUE, used as {{ secrets.NAME }}"),
+    ] = None,
+    secrets_files: Annotated[
+        list[Path] | None,
+        typer.Option("--secrets-file", help="A file of NAME=VALUE lines (.env style)"),
+    ] = None,
+    approve_all: Annotated[
+        bool, typer.Option("--approve-all", help="Approve every approval step without asking")
+    ] = False,
 ) -> None:
-    """Run a definition here, without a server; exit 1 when the run fails."""
-    from flowdeck.cli.local_run import parse_inputs, run_file
+    """Run a definition here, without a server; exit 1 when the run fails.
+
+    Approval steps are asked at the terminal (or all approved with --approve-all). The run's
+    `outputs` are printed as JSON on stdout, or each step's output when it declares none.
+    """
+    from flowdeck.cli.local_run import (
+        Approvals,
+        parse_inputs,
+        parse_secrets,
+        run_file,
+        step_outputs,
+    )
     from flowdeck.errors import FlowdeckError
 
     raw = _load_file(file)
     try:
         values = parse_inputs(inputs or [])
-    except ValueError as exc:
-        err.print(f"[red]{exc}[/red]")
+        given = parse_secrets(secrets or [], secrets_files or [])
+    except (ValueError, OSError) as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
+    ask = _ask_at_the_terminal if sys.stdin.isatty() and not approve_all else None
     try:
-        run = run_file(raw, values, err)
+        run, steps = run_file(
+            raw, values, err, secrets=given, approvals=Approvals(approve_all, ask)
+        )
     except FlowdeckError as exc:
         err.print(f"[red]✗ {exc.detail}[/red]", highlight=False)
         for problem in exc.errors:
@@ -157,10 +183,19 @@ def run_command(
         raise typer.Exit(1) from exc
     if run.status == "completed":
         err.print(f"[green]✓ run {run.status}[/green]")
-        out.print_json(json.dumps(run.output))
+        declared = isinstance(raw, dict) and bool(raw.get("outputs"))
+        out.print_json(json.dumps(run.output if declared else step_outputs(steps), default=str))
         return
     err.print(f"[red]✗ run {run.status}: {run.error or ''}[/red]", highlight=False)
     raise typer.Exit(1)
+
+
+def _ask_at_the_terminal(step_id: str, message: str) -> tuple[bool, str | None]:
+    """Ask whoever runs `flowdeck run` to decide an approval step."""
+    err.print(f"[bold]Step '{step_id}' asks:[/bold] {message}", highlight=False)
+    approve = typer.confirm("Approve?", default=False, err=True)
+    comment = typer.prompt("Comment", default="", show_default=False, err=True)
+    return approve, comment or None
 
 
 @app.command()
