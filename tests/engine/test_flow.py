@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from tests.engine.defs import transform
 from tests.engine.harness import Engine, probe
-
-
-def transform(step_id: str, value: object, *depends_on: str) -> dict[str, object]:
-    return {
-        "id": step_id,
-        "type": "transform",
-        "config": {"value": value},
-        "depends_on": list(depends_on),
-    }
 
 
 async def test_a_chain_runs_in_order_and_completes(engine: Engine) -> None:
@@ -58,6 +50,55 @@ async def test_pure_steps_run_inside_the_transaction_that_made_them_ready(engine
     assert all(s.started_at is not None and s.completed_at is not None for s in current.values())
     kinds = await engine.events(run_id)
     assert kinds.count("step_started") == kinds.count("step_completed") == 40
+
+
+async def _claim_once(engine: Engine) -> list[str]:
+    """One worker claim (admission included): the steps it hands out to run as tasks."""
+    lease_until = engine.clock.now() + timedelta(minutes=5)
+    async with engine.services.runtime.transaction(engine.worker) as rt:
+        spawned = await rt.claim(engine.worker.id, 8, lease_until, sweep=True, admit=True)
+    return [c.step.step_id for c in spawned]
+
+
+async def test_a_false_when_guard_skips_a_step_where_it_became_ready(engine: Engine) -> None:
+    wf = await engine.workflow(
+        {
+            "name": "Guarded",
+            "steps": [
+                transform("t0", "{{ 0 }}"),
+                probe("p", "t0", when="{{ steps.t0.output == 1 }}"),
+                transform("t1", "{{ 1 }}", "p", trigger_rule="all_done"),
+            ],
+        }
+    )
+    run_id = await engine.start(wf)
+    # The guard is a pure function of committed state: no task is handed out for `p`.
+    assert await _claim_once(engine) == []
+    run, current = await engine.run(run_id)
+    assert run.status == "completed"
+    assert {sid: s.status for sid, s in current.items()} == {
+        "t0": "completed",
+        "p": "skipped",
+        "t1": "completed",
+    }
+    assert engine.probe.executed == []
+
+
+async def test_a_true_when_guard_hands_the_step_to_the_worker(engine: Engine) -> None:
+    wf = await engine.workflow(
+        {
+            "name": "Guarded",
+            "steps": [
+                transform("t0", "{{ 1 }}"),
+                probe("p", "t0", when="{{ steps.t0.output == 1 }}"),
+            ],
+        }
+    )
+    run_id = await engine.start(wf)
+    assert await _claim_once(engine) == ["p"]  # leased, for the worker to run as a task
+    assert engine.probe.executed == []
+    _, current = await engine.run(run_id)
+    assert current["p"].status == "running"
 
 
 async def test_a_failed_dependency_skips_what_needs_it(engine: Engine) -> None:

@@ -64,6 +64,30 @@ def _item_only(step: StepRun) -> dict[str, Any] | None:
     return {"item": step.state.get("item")}
 
 
+def _step_context(c: Claimed, env: StepEnvironment) -> StepContext:
+    step_def = c.step_def
+    config = step_def.config
+    if c.step.parent_step_id is not None:  # a loop iteration runs its loop's body step
+        body = config.get(c.compiled.facts[step_def.id].loop_body or "", {})
+        config = body.get("config", {}) if isinstance(body, dict) else {}
+    return StepContext(
+        run_id=c.run.id,
+        workflow_id=c.run.workflow_id,
+        workspace_id=c.run.workspace_id,
+        step_id=c.step.step_id,
+        step_type=c.step.step_type,
+        attempt=c.step.attempt,
+        config=config,
+        template_context=c.context,
+        env=env,
+        state=c.step.state
+        if c.step.parent_step_id is None or c.step.state != _item_only(c.step)
+        else None,
+        timeout_seconds=step_def.timeout_seconds,
+        redact=c.redactor.redact,
+    )
+
+
 async def execute_claimed(
     c: Claimed, handlers: Mapping[str, StepHandler], env: StepEnvironment
 ) -> Outcome:
@@ -71,30 +95,12 @@ async def execute_claimed(
     step_def = c.step_def
     if step_def is None:
         return StepFailed(f"Step '{c.step.step_id}' is not in the definition", retryable=False)
-    is_child = c.step.parent_step_id is not None
     step_type = c.step.step_type
     handler = handlers.get(step_type)
     if handler is None:
         return StepFailed(f"No handler for step type '{step_type}' on this worker", retryable=False)
-    config = step_def.config
-    if is_child:  # a loop iteration runs its loop's body step
-        body = config.get(c.compiled.facts[step_def.id].loop_body or "", {})
-        config = body.get("config", {}) if isinstance(body, dict) else {}
-    ctx = StepContext(
-        run_id=c.run.id,
-        workflow_id=c.run.workflow_id,
-        workspace_id=c.run.workspace_id,
-        step_id=c.step.step_id,
-        step_type=step_type,
-        attempt=c.step.attempt,
-        config=config,
-        template_context=c.context,
-        env=env,
-        state=c.step.state if not is_child or c.step.state != _item_only(c.step) else None,
-        timeout_seconds=step_def.timeout_seconds,
-        redact=c.redactor.redact,
-    )
-    guard = step_def.when if not is_child else None
+    ctx = _step_context(c, env)
+    guard = step_def.when if c.step.parent_step_id is None else None
     try:
         if step_def.timeout_seconds:
             # The `when` guard is template work too: the step's timeout bounds it as well.
@@ -106,6 +112,21 @@ async def execute_claimed(
         return await _guarded(ctx, guard, handler)
     except StepFailed as failure:
         return failure
+
+
+async def guard_outcome(c: Claimed, env: StepEnvironment) -> Outcome | None:
+    """What the step's `when` guard alone decides: Skipped when it is false (the failure when
+    it cannot be evaluated), None when the step is to run. A guard is a pure function of
+    committed state, so the transaction that made the step ready may evaluate it."""
+    step_def = c.step_def
+    if step_def is None or c.step.parent_step_id is not None or not step_def.when:
+        return None
+    try:
+        if not await _step_context(c, env).evaluate(step_def.when):
+            return Skipped("when condition was false")
+    except StepFailed as failure:
+        return failure
+    return None
 
 
 async def _guarded(ctx: StepContext, guard: str | None, handler: StepHandler) -> Outcome:

@@ -27,7 +27,7 @@ from flowdeck.domain.templating import SliceSpent
 from flowdeck.engine import admission, control, finish, metrics, nesting, outcomes, settle
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.effects import Effects
-from flowdeck.engine.execution import Claimed, execute_claimed, prepare_claims
+from flowdeck.engine.execution import Claimed, execute_claimed, guard_outcome, prepare_claims
 from flowdeck.engine.fairness import Turns
 from flowdeck.engine.ports import TxT
 from flowdeck.engine.runstate import requeue_waiting
@@ -284,16 +284,20 @@ class RunTransaction(Generic[TxT]):
         results: list[tuple[Run, StepRun, Outcome]] = []
         for c in claimed:
             env = self._inline_env
-            inline = env is not None and self._inline(c.step.step_type) and not budget.spent()
-            if env is None or self._executor is None or not inline:
+            if env is None or self._executor is None or budget.spent():
                 spawn.append(c)
                 continue
             started = time.perf_counter()
             try:
-                outcome = await execute_claimed(c, self._executor.handlers, env)
+                if self._inline(c.step.step_type):
+                    outcome: Outcome | None = await execute_claimed(c, self._executor.handlers, env)
+                else:  # only its `when` guard: a false one skips the step here
+                    outcome = await guard_outcome(c, env)
             except SliceSpent:  # a long template: the worker runs this one as a task
-                spawn.append(c)
+                outcome = None
                 budget.deadline = 0.0  # and whatever else is left, too
+            if outcome is None:
+                spawn.append(c)
                 continue
             metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
             results.append((c.run, c.step, outcome))
