@@ -152,24 +152,25 @@ class AgentQueries(Queries):
             .limit(limit + 1)
             .offset(offset)
         )
-        items = [
-            PendingApproval(
-                run_id=r.run_id,
-                step_id=r.step_id,
-                step_run_id=r.id,
-                workflow_id=r.workflow_id,
-                workflow_name=r.name,
-                workflow_slug=r.slug,
-                run_status=r.run_status,
-                state=dict(r.state or {}),
-                started_at=r.started_at,
-                wake_at=r.wake_at,
-                run_created_by=r.created_by,
-            )
-            for r in rows
-        ]
+        items = [_pending(r) for r in rows]
         more = len(items) > limit
         items = items[:limit]
         return Page(
             items=items, total=int(total), next_cursor=items[-1].step_run_id if more else None
         )
+
+
+def _pending(r: Any) -> PendingApproval:
+    return PendingApproval(
+        run_id=r.run_id,
+        step_id=r.step_id,
+        step_run_id=r.id,
+        workflow_id=r.workflow_id,
+        workflow_name=r.name,
+        workflow_slug=r.slug,
+        run_status=r.run_status,
+        state=dict(r.state or {}),
+        started_at=r.started_at,
+        wake_at=r.wake_at,
+        run_created_by=r.created_by,
+    )

@@ -30,6 +30,19 @@ from flowdeck.store.tables import (
 _R = runs.c
 _S = step_runs.c
 
+# The summed columns of `step_rollups`, in the order `_aggregate` reads them.
+_ROLLED = (
+    "runs",
+    "attempts",
+    "completed",
+    "failed",
+    "skipped",
+    "duration_sum",
+    "duration_n",
+    "cost",
+    "step_runs",
+)
+
 
 class _Sql:
     """The expressions that differ between SQLite and PostgreSQL, in one place."""
@@ -263,20 +276,7 @@ class AnalyticsQueries(Queries):
             sa.select(
                 r.step_id,
                 r.step_type,
-                *(
-                    sa.func.sum(getattr(r, name))
-                    for name in (
-                        "runs",
-                        "attempts",
-                        "completed",
-                        "failed",
-                        "skipped",
-                        "duration_sum",
-                        "duration_n",
-                        "cost",
-                        "step_runs",
-                    )
-                ),
+                *(sa.func.sum(getattr(r, name)) for name in _ROLLED),
             )
             .where(r.workflow_id == workflow_id, r.day >= since.strftime("%Y-%m-%d"))
             .group_by(r.step_id, r.step_type)
@@ -294,22 +294,7 @@ class AnalyticsQueries(Queries):
         for row in live:
             values = tuple(row)
             _merge(totals, (values[2], values[3]), values[4:])
-        return [
-            StepAggregate(
-                step_id=step_id,
-                step_type=step_type,
-                runs=int(t[0]),
-                attempts=int(t[1]),
-                completed=int(t[2]),
-                failed=int(t[3]),
-                skipped=int(t[4]),
-                avg_duration_seconds=t[5] / t[6] if t[6] else None,
-                cost=float(t[7]),
-                step_runs=int(t[8]),
-            )
-            for (step_id, step_type), t in sorted(totals.items())
-            if t[8] > 0
-        ]
+        return [_aggregate(key, t) for key, t in sorted(totals.items()) if t[8] > 0]
 
     # -- related objects --
 
@@ -391,4 +376,20 @@ def _link(row: Any) -> WorkflowLink:
         source_kind=row.source_kind,
         created_at=row.created_at,
         deleted=row.deleted_at is not None,
+    )
+
+
+def _aggregate(key: tuple[str, str], t: list[float]) -> StepAggregate:
+    step_id, step_type = key
+    return StepAggregate(
+        step_id=step_id,
+        step_type=step_type,
+        runs=int(t[0]),
+        attempts=int(t[1]),
+        completed=int(t[2]),
+        failed=int(t[3]),
+        skipped=int(t[4]),
+        avg_duration_seconds=t[5] / t[6] if t[6] else None,
+        cost=float(t[7]),
+        step_runs=int(t[8]),
     )
