@@ -88,6 +88,7 @@ def create_app(
         app.include_router(module.router, dependencies=by_address if unkeyed else None)
     for module in (agents, approvals, me):
         app.include_router(module.router)
+    app.include_router(runs.workspace_router)
     app.include_router(workflows.router)
     app.router.routes.append(
         Route(MCP_PATH, _McpRoute(), methods=["GET", "POST", "DELETE"], include_in_schema=False)

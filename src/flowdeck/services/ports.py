@@ -75,6 +75,18 @@ class TxPort(EngineTx, Protocol):
         offset: int = 0,
         before_id: str | None = None,
     ) -> Page[Run]: ...
+    async def list_workspace_runs(
+        self,
+        workspace_id: str,
+        *,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        trigger: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int,
+        before_id: str | None = None,
+    ) -> Page[Run]: ...
     async def delete_run(self, run_id: str) -> None: ...
     async def average_duration(self, workflow_id: str) -> float | None: ...
     async def list_events(

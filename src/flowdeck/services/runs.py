@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from flowdeck.domain.clock import Clock
@@ -22,6 +23,7 @@ from flowdeck.services.costs import AgentEstimate, agent_ref, estimate_agent_ste
 from flowdeck.services.ports import StorePort, TxPort
 from flowdeck.services.scope import load_workflow
 
+RUN_STATUSES = ("queued", "running", "waiting", "paused", "completed", "failed", "cancelled")
 TRIGGERS = ("manual", "api", "schedule", "webhook", "workflow")
 FINAL_EVENTS = frozenset({"run_completed", "run_failed", "run_cancelled"})
 # A follower rides out this many failed reads in a row (a database restart, a failover).
@@ -155,16 +157,59 @@ class RunService:
     ) -> Page[Run]:
         """A page of the workflow's runs, newest first."""
         principal.require("workflows:read")
-        valid = ("queued", "running", "waiting", "paused", "completed", "failed", "cancelled")
-        if status is not None and status not in valid:
+        if status is not None and status not in RUN_STATUSES:
             raise InvalidInput(
                 "Invalid filter",
-                errors=[f"status must be one of {', '.join(valid)}; got '{status}'"],
+                errors=[f"status must be one of {', '.join(RUN_STATUSES)}; got '{status}'"],
             )
         async with self.store.read() as tx:
             wf = await load_workflow(tx, principal, id_or_slug)
             return await tx.list_runs(
                 wf.id, status=status, limit=limit, offset=0 if cursor else offset, before_id=cursor
+            )
+
+    async def list_workspace_runs(
+        self,
+        principal: Principal,
+        *,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        trigger: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Page[Run]:
+        """A page of every run in the caller's workspace, newest first, by a cursor."""
+        principal.require("workflows:read")
+        errors: list[str] = []
+        if status is not None and status not in RUN_STATUSES:
+            errors.append(f"status must be one of {', '.join(RUN_STATUSES)}; got '{status}'")
+        if trigger is not None and trigger not in TRIGGERS:
+            errors.append(f"trigger must be one of {', '.join(TRIGGERS)}; got '{trigger}'")
+        if not 1 <= limit <= 200:
+            errors.append(f"limit must be between 1 and 200; got {limit}")
+        if cursor is not None and not cursor.startswith("run_"):
+            errors.append(f"cursor '{cursor}' is not a run id")
+        since, until = (_utc(t) for t in (since, until))
+        if since is not None and until is not None and since >= until:
+            errors.append("since must be earlier than until")
+        if errors:
+            raise InvalidInput("Invalid filter", errors=errors)
+        async with self.store.read() as tx:
+            if workflow_id is not None:
+                workflow_id = (await load_workflow(tx, principal, workflow_id)).id
+            elif principal.workflow_id is not None:
+                workflow_id = principal.workflow_id
+            return await tx.list_workspace_runs(
+                principal.workspace_id,
+                status=status,
+                workflow_id=workflow_id,
+                trigger=trigger,
+                since=since,
+                until=until,
+                limit=limit,
+                before_id=cursor,
             )
 
     async def _steer(
@@ -288,6 +333,11 @@ class RunService:
                     # Other processes' commits arrive as signals; the poll covers a lost one.
                     async with asyncio.timeout(self.runtime.fallback_poll_seconds):
                         await grew.wait()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """A moment without a zone is read as UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _plan(

@@ -143,6 +143,39 @@ class RunQueries(Queries):
         items = items[:limit]
         return Page(items=items, total=int(total), next_cursor=items[-1].id if more else None)
 
+    async def list_workspace_runs(
+        self,
+        workspace_id: str,
+        *,
+        status: str | None = None,
+        workflow_id: str | None = None,
+        trigger: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int,
+        before_id: str | None = None,
+    ) -> Page[Run]:
+        """A page of a workspace's runs across its workflows, newest first (ids sort by time)."""
+        conds: list[sa.ColumnElement[bool]] = [runs.c.workspace_id == workspace_id]
+        for column, value in ((runs.c.status, status), (runs.c.workflow_id, workflow_id)):
+            if value:
+                conds.append(column == value)
+        if trigger:
+            conds.append(runs.c.trigger == trigger)
+        if since is not None:
+            conds.append(runs.c.created_at >= since)
+        if until is not None:
+            conds.append(runs.c.created_at < until)
+        if before_id:
+            conds.append(runs.c.id < before_id)
+        rows = await self.conn.execute(
+            sa.select(*_RUN_COLUMNS).where(*conds).order_by(runs.c.id.desc()).limit(limit + 1)
+        )
+        items = [_run(r) for r in rows]
+        more = len(items) > limit
+        items = items[:limit]
+        return Page(items=items, total=len(items), next_cursor=items[-1].id if more else None)
+
     async def move_run(
         self,
         run_id: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -140,3 +141,33 @@ async def stream_run(
             release()
 
     return EventSourceResponse(events(), ping=15, background=BackgroundTask(release))
+
+
+# Runs across the workspace's workflows live at /api/runs, outside the /api/workflows prefix.
+workspace_router = APIRouter(route_class=RetryingRoute, prefix="/api", tags=["runs"])
+
+
+@workspace_router.get("/runs")
+async def list_workspace_runs(
+    principal: PrincipalDep,
+    services: ServicesDep,
+    status: str | None = None,
+    workflow_id: str | None = None,
+    trigger: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: Limit = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    """Every run in the workspace, newest first; `next_cursor` fetches the next page."""
+    page = await services.runs.list_workspace_runs(
+        principal,
+        status=status,
+        workflow_id=workflow_id,
+        trigger=trigger,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+    return {"runs": [run_summary(r) for r in page.items], "next_cursor": page.next_cursor}
