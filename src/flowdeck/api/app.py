@@ -36,6 +36,7 @@ from flowdeck.mcp.http import PATH as MCP_PATH
 from flowdeck.mcp.http import McpEndpoint
 from flowdeck.services.container import Services
 from flowdeck.store.store import Store
+from flowdeck.ui.app import install_ui
 
 
 def create_app(
@@ -74,6 +75,9 @@ def create_app(
         version=__version__,
         description="Self-hosted workflow platform: workflows, runs, schedules, agents.",
         lifespan=lifespan,
+        # /docs and /redoc come from the UI, with their assets served locally (no CDN).
+        docs_url=None,
+        redoc_url=None,
     )
     problems.install(app)
     limiter = RateLimits.from_settings(settings)
@@ -90,6 +94,7 @@ def create_app(
         app.include_router(module.router)
     app.include_router(runs.workspace_router)
     app.include_router(workflows.router)
+    install_ui(app)
     app.router.routes.append(
         Route(MCP_PATH, _McpRoute(), methods=["GET", "POST", "DELETE"], include_in_schema=False)
     )
