@@ -15,13 +15,13 @@ ICONS = {
     "http_request": "⇄",
     "condition": "◇",
     "loop": "↻",
-    "wait": "⏱",
-    "approval": "✋",
+    "wait": "◷",
+    "approval": "✔",
     "script": "❯",
     "agent_task": "✦",
     "chat": "✉",
     "webhook": "⚡",
-    "workflow": "⧉",
+    "workflow": "▣",
 }
 
 
