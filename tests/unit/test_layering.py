@@ -18,6 +18,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "flowdeck.api",
         "flowdeck.cli",
         "flowdeck.mcp",
+        "flowdeck.ui",
         "fastapi",
         "starlette",
         "sqlalchemy",
@@ -29,6 +30,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "flowdeck.api",
         "flowdeck.cli",
         "flowdeck.mcp",
+        "flowdeck.ui",
         "fastapi",
         "starlette",
         "sqlalchemy",
@@ -38,11 +40,21 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "flowdeck.api",
         "flowdeck.cli",
         "flowdeck.mcp",
+        "flowdeck.ui",
         "fastapi",
         "starlette",
         "sqlalchemy",
     ),
-    "store": ("flowdeck.engine", "flowdeck.services", "flowdeck.api", "flowdeck.cli", "fastapi"),
+    "store": (
+        "flowdeck.engine",
+        "flowdeck.services",
+        "flowdeck.api",
+        "flowdeck.cli",
+        "flowdeck.ui",
+        "fastapi",
+    ),
+    # Pages are as thin as routers: services only, never the store or SQL.
+    "ui": ("flowdeck.store", "flowdeck.cli", "flowdeck.mcp", "sqlalchemy"),
 }
 
 

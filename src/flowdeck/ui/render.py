@@ -16,6 +16,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from flowdeck.api.ratelimit import rate_limits
 from flowdeck.errors import FlowdeckError, Forbidden, Unauthorized
 from flowdeck.services.auth import Principal
 from flowdeck.services.container import Services
@@ -146,6 +147,8 @@ async def current_page(request: Request) -> Page:
     except Unauthorized as exc:
         raise LoginRequired from exc
     await check_csrf(request, session)
+    # Pages count against the key's rate limit like API requests (429 past it).
+    rate_limits(request).count_key(request.scope, principal.key_id)
     return Page(request=request, services=services, principal=principal, session=session)
 
 

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header, Query, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 from starlette.responses import Response
@@ -71,6 +71,11 @@ async def _run_context(page: Page, run_id: str) -> dict[str, Any]:
         if s["loop_step_id"] is not None and s["current"]:
             iterations.setdefault(str(s["loop_step_id"]), []).append(s)
     statuses = {str(s["step_id"]): str(s["status"]) for s in current}
+    children = {
+        s.step_id: str(s.state["child_run_id"])
+        for s in steps
+        if s.is_current and s.state and s.state.get("child_run_id")
+    }
     waiting = [
         s["step_id"] for s in current if s["status"] == "waiting" and s["type"] == "approval"
     ]
@@ -80,6 +85,7 @@ async def _run_context(page: Page, run_id: str) -> dict[str, Any]:
         graph=layout(version.definition, statuses),
         steps=current,
         iterations=iterations,
+        children=children,
         attempts=_attempts(detail["step_runs"]),
         waiting=waiting,
         terminal=run.status in RUN_TERMINAL,
@@ -115,10 +121,12 @@ async def run_stream(
     request: Request,
     run_id: str,
     last_event_id: Annotated[int | None, Header(ge=0, le=2**31 - 1)] = None,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> Response:
     """The run's events as SSE for the page's session (the API's stream, authenticated by
-    the session cookie): replays after Last-Event-ID, then follows."""
-    after = last_event_id or 0
+    the session cookie): replays after Last-Event-ID (or `after`, the last event the page
+    already shows), then follows."""
+    after = max(last_event_id or 0, after)
     await page.services.runs.events(page.principal, run_id, after)  # 404 before streaming
     follow = page.services.runs.follow(page.principal, run_id, after, gone=request.is_disconnected)
     release = rate_limits(request).streams.acquire(page.principal.key_id)

@@ -19,7 +19,9 @@ function setStatus(el, status) {
 
 function followRun(root) {
   const runId = root.dataset.runId;
-  const source = new EventSource(`/ui/runs/${encodeURIComponent(runId)}/stream`);
+  // `after`: the page already lists the events up to this one; a reconnect sends Last-Event-ID.
+  const after = encodeURIComponent(root.dataset.after || "0");
+  const source = new EventSource(`/ui/runs/${encodeURIComponent(runId)}/stream?after=${after}`);
   const timeline = document.getElementById("timeline");
   let refreshTimer = null;
   const refreshSteps = () => {
