@@ -3,7 +3,6 @@ scripts."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -32,26 +31,11 @@ STATUS_STYLE = {
 }
 
 
-def jsonable(value: Any) -> Any:
-    """A shape as the server's JSON: its fields, with the ones it did not know put back."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        data = {
-            f.name: jsonable(getattr(value, f.name))
-            for f in dataclasses.fields(value)
-            if f.name != "extra"
-        }
-        data.update(getattr(value, "extra", {}) or {})
-        return data
-    if isinstance(value, list):
-        return [jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {k: jsonable(v) for k, v in value.items()}
-    return value
-
-
 def print_json(value: Any) -> None:
     """`value` as JSON on stdout (plain, so a pipe gets exactly the JSON)."""
-    out.print_json(json.dumps(jsonable(value), default=str))
+    from flowdeck.client.shapes import as_json
+
+    out.print_json(json.dumps(as_json(value), default=str))
 
 
 def styled(status: str) -> str:

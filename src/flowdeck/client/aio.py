@@ -121,9 +121,11 @@ class Workflows:
         """One workflow by id or slug, with its definition."""
         return build(Workflow, await self.client.send_for_object(calls.get_workflow(workflow)))
 
-    async def create(self, definition: Mapping[str, Any], **fields: Any) -> Workflow:
-        """A new workflow; `fields` are `slug`, `tags`, `trigger_type`, `visibility`…"""
-        body = {"definition": dict(definition), **fields}
+    async def create(self, definition: Mapping[str, Any] | str, **fields: Any) -> Workflow:
+        """A new workflow from a definition (a mapping, or YAML/JSON text); `fields` are
+        `slug`, `tags`, `trigger_type`, `visibility`, `description`…"""
+        given = definition if isinstance(definition, str) else dict(definition)
+        body = {"definition": given, **fields}
         answer = await self.client.send_for_object(calls.create_workflow(body))
         return build(Workflow, answer.get("workflow", answer))
 
@@ -184,6 +186,15 @@ class Runs:
             workflow, dict(input_data or {}), trigger=trigger, idempotency_key=idempotency_key
         )
         return build(StartedRun, await self.client.send_for_object(call))
+
+    async def plan(
+        self, workflow: str, input_data: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A dry run: the plan by level, estimated cost and duration; nothing runs."""
+        call = calls.start_run(
+            workflow, dict(input_data or {}), trigger="api", idempotency_key=None, dry_run=True
+        )
+        return await self.client.send_for_object(call)
 
     async def get(self, run_id: str) -> Run:
         """A run with every attempt of every step."""

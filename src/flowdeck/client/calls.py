@@ -54,10 +54,17 @@ def delete_workflow(workflow: str, *, permanent: bool, cascade: bool) -> Call:
 
 
 def start_run(
-    workflow: str, input_data: dict[str, Any], *, trigger: str, idempotency_key: str | None
+    workflow: str,
+    input_data: dict[str, Any],
+    *,
+    trigger: str,
+    idempotency_key: str | None,
+    dry_run: bool = False,
 ) -> Call:
     headers = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
-    body = {"input_data": input_data, "trigger": trigger}
+    body: dict[str, Any] = {"input_data": input_data, "trigger": trigger}
+    if dry_run:
+        body["dry_run"] = True
     return Call("POST", f"/api/workflows/{seg(workflow)}/run", body=body, headers=headers)
 
 

@@ -35,6 +35,23 @@ def build(cls: type[T], data: Any) -> T:
         raise UnexpectedAnswer(f"The server's {cls.__name__} lacks a field: {exc}") from None
 
 
+def as_json(value: Any) -> Any:
+    """A shape back as the server's JSON: its fields, and the ones it did not know."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {
+            f.name: as_json(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if f.name != "extra"
+        }
+        data.update(getattr(value, "extra", {}) or {})
+        return data
+    if isinstance(value, list):
+        return [as_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    return value
+
+
 def build_list(cls: type[T], items: Any) -> list[T]:
     """Instances of `cls` from a JSON list (an absent list is empty)."""
     return [build(cls, item) for item in items or []]
