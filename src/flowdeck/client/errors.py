@@ -56,6 +56,9 @@ class ProblemAnswer(FlowdeckError):
         if retry_after is not None:
             self.retry_after = max(1, retry_after)
 
+    def __str__(self) -> str:
+        return "; ".join([self.detail, *self.errors])
+
 
 class BadRequestAnswer(ProblemAnswer, errors.BadRequest):
     """400 from the server."""
