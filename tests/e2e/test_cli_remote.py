@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -18,7 +21,8 @@ from tests.e2e.conftest import flowdeck_command
 from tests.e2e.shared_server import Shared, shared_server
 from tests.support.peer import free_port
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli_remote_e2e")]
+# Each test runs a dozen CLI processes; on a loaded machine that takes a while.
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("cli_remote_e2e"), pytest.mark.timeout(240)]
 
 GATE = """
 name: Gate
@@ -151,6 +155,41 @@ def test_run_on_a_server_approves_and_prints_the_outputs(cli: Cli, shared: Share
     assert json.loads(greeted.stdout) == {"greeting": "Hello, Ada!", "letters": 3}
     as_json = cli.json("run", "hello", "-i", "name=Bo")
     assert as_json["status"] == "completed" and as_json["output"]["letters"] == 2
+
+
+def test_run_on_a_server_asks_at_the_terminal(cli: Cli) -> None:
+    assert cli("apply", cli.file("gate.yaml", GATE)).returncode == 0
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(
+        [*flowdeck_command(), "run", "gate"],
+        stdin=follower,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        env={**cli.env, "TERM": "dumb"},
+    )
+    os.close(follower)
+    seen = b""
+    answers = [(b"Approve?", b"y\n"), (b"Comment", b"from the terminal\n")]
+    deadline = time.monotonic() + 60
+    while answers and time.monotonic() < deadline:
+        ready, _, _ = select.select([leader], [], [], 1)
+        if not ready:
+            continue
+        try:
+            seen += os.read(leader, 4096)
+        except OSError:
+            break
+        prompt, answer = answers[0]
+        if prompt in seen:
+            os.write(leader, answer)
+            seen = b""
+            answers.pop(0)
+    assert not answers, seen.decode(errors="replace")
+    stdout, _ = proc.communicate(timeout=60)
+    os.close(leader)
+    assert proc.returncode == 0
+    review = json.loads(stdout)["review"]
+    assert (review["approved"], review["comment"]) == (True, "from the terminal")
 
 
 def test_detach_watch_approvals_and_runs(cli: Cli) -> None:

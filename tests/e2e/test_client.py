@@ -23,7 +23,7 @@ from tests.e2e.shared_server import Shared, shared_server
 from tests.support.peer import free_port
 from tests.support.tcp_proxy import CuttableProxy
 
-pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("client_e2e")]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("client_e2e"), pytest.mark.timeout(120)]
 
 
 def transform(step_id: str, value: Any, *deps: str) -> dict[str, Any]:
