@@ -131,7 +131,7 @@ def test_apply_creates_then_versions(server: Server, tmp_path: Path) -> None:
     assert "version 2" in second.stdout, second.stderr
     spec.write_text("name: Applied\nsteps:\n  - {id: a, type: nope}\n")
     bad = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
-    assert bad.returncode == 1 and "unknown type" in bad.stderr
+    assert bad.returncode == 6 and "unknown type" in bad.stderr  # 6: invalid
 
 
 def test_readme_run_walkthrough(server: Server) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
+import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 
-from flowdeck.config import Settings
-from flowdeck.filemodes import create_private_file, ensure_private_dir, secure_data_dir
+if TYPE_CHECKING:
+    from flowdeck.config import Settings
 
 out = Console()
 err = Console(stderr=True)
@@ -31,6 +30,10 @@ LogFormat = Annotated[
 
 def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with CLI flags winning."""
+    from pydantic import ValidationError
+
+    from flowdeck.config import Settings
+
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
         return Settings(**given)
@@ -40,7 +43,23 @@ def load_settings(**overrides: Any) -> Settings:
         raise typer.Exit(2) from exc
 
 
+def parse_inputs(pairs: list[str]) -> dict[str, Any]:
+    """`k=v` pairs; a value that parses as JSON keeps its type (`n=5` is 5)."""
+    inputs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--input takes key=value, got {pair!r}")
+        try:
+            inputs[key] = json.loads(value)
+        except ValueError:
+            inputs[key] = value
+    return inputs
+
+
 def _write_admin_key(data_dir: Path, secret: str) -> Path:
+    from flowdeck.filemodes import create_private_file, ensure_private_dir
+
     path = ensure_private_dir(data_dir) / "admin.key"
     create_private_file(path, (secret + "\n").encode(), replace=True)
     return path
@@ -60,6 +79,9 @@ async def _bootstrap(settings: Settings) -> str | None:
 
 def prepare_database(settings: Settings) -> None:
     """Run migrations and the first-start bootstrap; print a new admin key once."""
+    import asyncio
+
+    from flowdeck.filemodes import secure_data_dir
     from flowdeck.store.migrate import upgrade
 
     secure_data_dir(settings.data_dir)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import tempfile
 from collections.abc import Callable
@@ -40,20 +39,6 @@ LOCAL_EGRESS_NOTE = (
     "flowdeck run: the egress guard is off in local mode; steps may reach any address, "
     "loopback and intranet included (set FLOWDECK_HTTP_ALLOW to guard)"
 )
-
-
-def parse_inputs(pairs: list[str]) -> dict[str, Any]:
-    """`k=v` pairs; a value that parses as JSON keeps its type (`n=5` is 5)."""
-    inputs: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--input takes key=value, got {pair!r}")
-        try:
-            inputs[key] = json.loads(value)
-        except ValueError:
-            inputs[key] = value
-    return inputs
 
 
 def parse_secrets(pairs: list[str], files: list[Path]) -> dict[str, str]:

@@ -1,9 +1,12 @@
-"""`flowdeck` command: serve, validate, db."""
+"""`flowdeck` command: serve, worker, validate, run, db, keys, mcp, and the server verbs
+(apply, workflows, runs, approve). Heavy modules load inside the command that needs them, so
+`flowdeck --help` and the server verbs start fast."""
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -22,12 +25,9 @@ from flowdeck.cli.common import (
 )
 from flowdeck.cli.keys_cmd import keys_app
 from flowdeck.cli.mcp_cmd import mcp_command
-from flowdeck.domain.validation import (
-    DefinitionParseError,
-    load_definition_text,
-    validate_definition,
-)
-from flowdeck.filemodes import secure_data_dir
+from flowdeck.cli.remote import ApiKey, AsJson, Profile, Server, resolve
+from flowdeck.cli.runs_cmd import approvals_command, approve_command, runs_app
+from flowdeck.cli.workflows_cmd import apply_command, workflows_app
 
 app = typer.Typer(
     name="flowdeck",
@@ -38,6 +38,29 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+app.add_typer(workflows_app, name="workflows")
+app.add_typer(runs_app, name="runs")
+app.command("apply")(apply_command)
+app.command("approve")(approve_command)
+app.command("approvals")(approvals_command)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from flowdeck import __version__
+
+        out.print(f"flowdeck {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version"),
+    ] = False,
+) -> None:
+    """Flowdeck: self-hosted workflows. Every option is also a FLOWDECK_* variable."""
 
 
 @app.command()
@@ -103,6 +126,12 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON")] = False,
 ) -> None:
     """Validate a definition file; exit 1 with every error when it is invalid."""
+    from flowdeck.domain.validation import (
+        DefinitionParseError,
+        load_definition_text,
+        validate_definition,
+    )
+
     try:
         raw = load_definition_text(file.read_text())
     except OSError as exc:
@@ -134,40 +163,103 @@ def validate(
 
 @app.command("run")
 def run_command(
-    file: Annotated[Path, typer.Argument(help="Definition file (YAML or JSON)")],
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="A definition file (run here), or a workflow's id or slug on a server",
+            metavar="FILE|NAME",
+        ),
+    ],
     inputs: Annotated[
         list[str] | None, typer.Option("--input", "-i", help="key=value (JSON values typed)")
     ] = None,
     secrets: Annotated[
         list[str] | None,
-        typer.Option("--secret", "-s", help="NAME=VALUE, used as {{ secrets.NAME }}"),
+        typer.Option("--secret", "-s", help="NAME=VALUE, used as {{ secrets.NAME }} (here)"),
     ] = None,
     secrets_files: Annotated[
         list[Path] | None,
-        typer.Option("--secrets-file", help="A file of NAME=VALUE lines (.env style)"),
+        typer.Option("--secrets-file", help="A file of NAME=VALUE lines, .env style (here)"),
     ] = None,
     approve_all: Annotated[
         bool, typer.Option("--approve-all", help="Approve every approval step without asking")
     ] = False,
+    server: Server = None,
+    api_key: ApiKey = None,
+    profile: Profile = None,
+    detach: Annotated[
+        bool, typer.Option("--detach", "-d", help="On a server: start, print the run id, exit")
+    ] = False,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option("--idempotency-key", help="On a server: the same key starts one run"),
+    ] = None,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="On a server: stop following after N seconds (exit 124)"),
+    ] = None,
+    as_json: AsJson = False,
 ) -> None:
-    """Run a definition here, without a server; exit 1 when the run fails.
+    """Run a definition file here, without a server, or start a workflow on a server (with
+    --server or --profile, or a NAME that is not a file) and follow it live.
 
     Approval steps are asked at the terminal (or all approved with --approve-all). The run's
-    `outputs` are printed as JSON on stdout, or each step's output when it declares none.
+    `outputs` are printed as JSON on stdout, or each step's output when it declares none;
+    exit 1 when the run fails.
     """
-    from flowdeck.cli.local_run import (
-        Approvals,
-        parse_inputs,
-        parse_secrets,
-        run_file,
-        step_outputs,
-    )
+    from flowdeck.cli.common import parse_inputs
+
+    try:
+        values = parse_inputs(inputs or [])
+    except ValueError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False)
+        raise typer.Exit(2) from exc
+    if _on_a_server(target, server, profile):
+        if secrets or secrets_files:
+            err.print(
+                "[red]--secret and --secrets-file are for local runs; a server keeps "
+                "its own secrets (PUT /api/secrets/NAME)[/red]",
+                highlight=False,
+            )
+            raise typer.Exit(2)
+        from flowdeck.cli.watch import start_remote
+
+        start_remote(
+            resolve(server, api_key, profile),
+            target,
+            values,
+            idempotency_key=idempotency_key,
+            detach=detach,
+            approve_all=approve_all,
+            timeout=timeout,
+            as_json=as_json,
+        )
+        return
+    _run_here(Path(target), values, secrets or [], secrets_files or [], approve_all)
+
+
+def _on_a_server(target: str, server: str | None, profile: str | None) -> bool:
+    """Whether `flowdeck run TARGET` means a workflow on a server rather than a file here."""
+    if server or profile or os.environ.get("FLOWDECK_PROFILE"):
+        return True
+    path = Path(target)
+    looks_like_a_file = path.suffix.lower() in (".yaml", ".yml", ".json") or "/" in target
+    return not path.is_file() and not looks_like_a_file
+
+
+def _run_here(
+    file: Path,
+    values: dict[str, Any],
+    secrets: list[str],
+    secrets_files: list[Path],
+    approve_all: bool,
+) -> None:
+    from flowdeck.cli.local_run import Approvals, parse_secrets, run_file, step_outputs
     from flowdeck.errors import FlowdeckError
 
     raw = _load_file(file)
     try:
-        values = parse_inputs(inputs or [])
-        given = parse_secrets(secrets or [], secrets_files or [])
+        given = parse_secrets(secrets, secrets_files)
     except (ValueError, OSError) as exc:
         err.print(f"[red]{exc}[/red]", highlight=False)
         raise typer.Exit(2) from exc
@@ -224,6 +316,8 @@ def worker(
 
 
 def _load_file(file: Path) -> Any:
+    from flowdeck.domain.validation import DefinitionParseError, load_definition_text
+
     try:
         return load_definition_text(file.read_text())
     except OSError as exc:
@@ -234,60 +328,10 @@ def _load_file(file: Path) -> Any:
         raise typer.Exit(1) from exc
 
 
-@app.command()
-def apply(
-    file: Annotated[Path, typer.Argument(help="Definition file (YAML or JSON)")],
-    server: Annotated[
-        str, typer.Option("--server", envvar="FLOWDECK_SERVER", help="Server URL")
-    ] = "http://127.0.0.1:8700",
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", envvar="FLOWDECK_API_KEY", help="API key")
-    ] = None,
-) -> None:
-    """Create the workflow on a server, or update it (a new version) when it exists."""
-    import httpx
-
-    from flowdeck.services.workflows import slugify
-
-    raw = _load_file(file)
-    if not isinstance(raw, dict) or not isinstance(raw.get("name"), str):
-        err.print("[red]The definition needs a `name`[/red]")
-        raise typer.Exit(1)
-    key = api_key or _read_local_key()
-    slug = slugify(raw["name"])
-    with httpx.Client(base_url=server, headers={"Authorization": f"Bearer {key}"}) as client:
-        try:
-            found = client.get(f"/api/workflows/{slug}")
-            if found.status_code == 404:
-                resp = client.post("/api/workflows", json={"definition": raw})
-            else:
-                resp = client.put(f"/api/workflows/{slug}", json={"definition": raw})
-        except httpx.HTTPError as exc:
-            err.print(f"[red]Cannot reach {server}: {exc}[/red]")
-            raise typer.Exit(2) from exc
-    body = resp.json() if resp.headers.get("content-type", "").find("json") >= 0 else {}
-    if resp.status_code >= 400:
-        err.print(f"[red]✗ {body.get('detail', resp.text)}[/red]", highlight=False)
-        for problem in body.get("errors", []):
-            err.print(f"  - {problem}", highlight=False, markup=False)
-        raise typer.Exit(1)
-    wf = body.get("workflow", body)
-    out.print(f"{wf['slug']} ({wf['id']}) is at version {wf['version']}", highlight=False)
-
-
-def _read_local_key() -> str:
-    settings = load_settings()
-    path = settings.data_dir / "admin.key"
-    try:
-        return path.read_text().strip()
-    except OSError as exc:
-        err.print(f"[red]No --api-key given and {path} is not readable[/red]")
-        raise typer.Exit(2) from exc
-
-
 @db_app.command("upgrade")
 def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """Bring the database schema up to date."""
+    from flowdeck.filemodes import secure_data_dir
     from flowdeck.store.migrate import upgrade
 
     settings = load_settings(data_dir=data_dir, database_url=database_url)

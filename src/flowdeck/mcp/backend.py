@@ -8,20 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import httpx
-
+from flowdeck.client.shapes import as_json
 from flowdeck.domain.clock import isoformat
 from flowdeck.domain.validation import DefinitionParseError, load_definition_text
-from flowdeck.errors import (
-    BadRequest,
-    Conflict,
-    FlowdeckError,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PreconditionFailed,
-    Unauthorized,
-)
+from flowdeck.errors import InvalidInput, NotFound
 from flowdeck.services.approvals import decision_view
 from flowdeck.services.auth import Principal
 from flowdeck.services.container import Services
@@ -160,105 +150,69 @@ class LocalBackend:
         return {**decision_view(decision), "workflow_id": decision.run.workflow_id}
 
 
-_ERRORS: dict[int, type[FlowdeckError]] = {
-    400: BadRequest,
-    401: Unauthorized,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    412: PreconditionFailed,
-    422: InvalidInput,
-}
-
-
 class RemoteBackend:
-    """Calls a Flowdeck server's REST API with an API key."""
+    """Calls a Flowdeck server's REST API with an API key, through `flowdeck.AsyncClient`."""
 
     def __init__(self, server: str, api_key: str, *, timeout: float = 60.0) -> None:
-        self.server = server.rstrip("/")
-        self.client = httpx.AsyncClient(
-            base_url=self.server,
-            headers={"Authorization": f"Bearer {api_key}"},
-            timeout=timeout,
-        )
+        from flowdeck.client.aio import AsyncClient
+
+        self.client = AsyncClient(server, api_key, timeout=timeout)
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
         await self.client.aclose()
 
-    async def _call(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
-        try:
-            resp = await self.client.request(method, path, json=body)
-        except httpx.HTTPError as exc:
-            raise FlowdeckError(
-                f"Cannot reach the Flowdeck server at {self.server}: {exc}"
-            ) from exc
-        try:
-            data = resp.json()
-        except ValueError:
-            data = {}
-        if resp.status_code >= 400:
-            detail = data.get("detail") if isinstance(data, dict) else None
-            errors = data.get("errors") or [] if isinstance(data, dict) else []
-            cls = _ERRORS.get(resp.status_code, FlowdeckError)
-            raise cls(str(detail or f"HTTP {resp.status_code} from {self.server}"), errors=errors)
-        return data if isinstance(data, dict) else {"result": data}
-
     async def whoami(self) -> dict[str, Any]:
         """GET /api/me."""
-        return await self._call("GET", "/api/me")
+        return await self.client.whoami()
 
     async def list_workflows(self) -> dict[str, Any]:
         """GET /api/workflows."""
-        return await self._call("GET", "/api/workflows?limit=200")
+        page = await self.client.workflows.list(limit=200)
+        return {"workflows": as_json(page.items), "total": page.total}
 
     async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
         """GET /api/workflows/{id}."""
-        return await self._call("GET", f"/api/workflows/{_segment(workflow_id)}")
+        return dict(as_json(await self.client.workflows.get(workflow_id)))
 
     async def create_workflow(self, body: dict[str, Any]) -> dict[str, Any]:
         """POST /api/workflows."""
-        return await self._call("POST", "/api/workflows", body)
+        fields = {k: v for k, v in body.items() if k != "definition"}
+        wf = await self.client.workflows.create(body["definition"], **fields)
+        return {"id": wf.id, "workflow": as_json(wf)}
 
     async def update_workflow(self, workflow_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """PUT /api/workflows/{id}."""
-        return await self._call("PUT", f"/api/workflows/{_segment(workflow_id)}", body)
+        return dict(as_json(await self.client.workflows.update(workflow_id, **body)))
 
     async def delete_workflow(self, workflow_id: str) -> dict[str, Any]:
         """DELETE /api/workflows/{id}."""
-        return await self._call("DELETE", f"/api/workflows/{_segment(workflow_id)}")
+        return dict(as_json(await self.client.workflows.delete(workflow_id)))
 
     async def run_workflow(
         self, workflow_id: str, inputs: dict[str, Any], dry_run: bool
     ) -> dict[str, Any]:
         """POST /api/workflows/{id}/run."""
-        body = {"input_data": inputs, "trigger": "api", "dry_run": dry_run}
-        result = await self._call("POST", f"/api/workflows/{_segment(workflow_id)}/run", body)
-        if not dry_run:
-            wf = await self.get_workflow(workflow_id)
-            result["workflow_id"] = wf["id"]
-        return result
+        runs = self.client.runs
+        if dry_run:
+            return await runs.plan(workflow_id, inputs)
+        started = await runs.start(workflow_id, inputs, trigger="api")
+        wf = await self.client.workflows.get(workflow_id)
+        return {**as_json(started), "workflow_id": wf.id}
 
     async def get_run(self, run_id: str) -> dict[str, Any]:
         """GET /api/workflows/runs/{id}."""
-        return await self._call("GET", f"/api/workflows/runs/{_segment(run_id)}")
+        return {"run": as_json(await self.client.runs.get(run_id))}
 
     async def decide(
         self, workflow_id: str, run_id: str, step_id: str, approve: bool, comment: str | None
     ) -> dict[str, Any]:
         """Check the run is the workflow's, then POST …/approve or /reject."""
-        wf = await self.get_workflow(workflow_id)
-        run = (await self.get_run(run_id))["run"]
-        if run["workflow_id"] != wf["id"]:
+        wf = await self.client.workflows.get(workflow_id)
+        run = await self.client.runs.get(run_id)
+        if run.workflow_id != wf.id:
             raise NotFound(f"Run '{run_id}' not found in workflow '{workflow_id}'")
-        verb = "approve" if approve else "reject"
-        path = f"/api/workflows/runs/{_segment(run_id)}/steps/{_segment(step_id)}/{verb}"
-        result = await self._call("POST", path, {"comment": comment})
-        return {**result, "workflow_id": wf["id"]}
-
-
-def _segment(value: str) -> str:
-    """`value` as one URL path segment."""
-    from urllib.parse import quote
-
-    return quote(value, safe="")
+        approvals = self.client.approvals
+        decide = approvals.approve if approve else approvals.reject
+        decision = await decide(run_id, step_id, comment)
+        return {**as_json(decision), "workflow_id": wf.id}
