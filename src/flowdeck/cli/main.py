@@ -56,6 +56,7 @@ def serve(
     from flowdeck.api.app import create_app
     from flowdeck.cli.worker_cmd import status_line
     from flowdeck.logs import configure_logging, logging_config
+    from flowdeck.telemetry import configure_tracing
 
     settings = load_settings(
         host=host,
@@ -66,6 +67,7 @@ def serve(
         log_format=log_format,
     )
     configure_logging(settings.log_format, settings.log_level)
+    configure_tracing("flowdeck-server")
     prepare_database(settings)
     worker = None
     if settings.run_worker and settings.worker_process:
