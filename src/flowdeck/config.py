@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     allow_scripts: bool = True
     secret_key: str | None = None
     trash_retention_days: int = Field(default=30, ge=0)
+    # Finished runs (completed, failed, cancelled) older than this are purged with their step
+    # runs and events; their analytics stay. 0 keeps every run.
+    run_retention_days: int = Field(default=30, ge=0)
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     log_format: Literal["text", "json"] = "text"

@@ -20,6 +20,7 @@ from flowdeck.cli.common import (
     out,
     prepare_database,
 )
+from flowdeck.cli.db_cmd import db_app
 from flowdeck.cli.keys_cmd import keys_app
 from flowdeck.cli.mcp_cmd import mcp_command
 from flowdeck.domain.validation import (
@@ -27,7 +28,6 @@ from flowdeck.domain.validation import (
     load_definition_text,
     validate_definition,
 )
-from flowdeck.filemodes import secure_data_dir
 
 app = typer.Typer(
     name="flowdeck",
@@ -35,7 +35,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 
@@ -288,17 +287,6 @@ def _read_local_key() -> str:
     except OSError as exc:
         err.print(f"[red]No --api-key given and {path} is not readable[/red]")
         raise typer.Exit(2) from exc
-
-
-@db_app.command("upgrade")
-def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Bring the database schema up to date."""
-    from flowdeck.store.migrate import upgrade
-
-    settings = load_settings(data_dir=data_dir, database_url=database_url)
-    secure_data_dir(settings.data_dir)
-    upgrade(settings.resolved_database_url)
-    out.print("Database is up to date.")
 
 
 app.command("mcp")(mcp_command)
