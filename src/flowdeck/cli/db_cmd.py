@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -65,6 +66,7 @@ def db_purge(
         f"{verb} {counts.runs} runs ({counts.step_runs} step runs, {counts.events} events) "
         f"that finished more than {runs_older_than} ago.",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -78,3 +80,65 @@ async def _purge(url: str, age: timedelta, dry_run: bool) -> PurgeCounts:
         return await RetentionService(store, SystemClock(), 0).purge(age, dry_run=dry_run)
     finally:
         await store.close()
+
+
+@db_app.command("backup")
+def db_backup(
+    file: Annotated[Path, typer.Argument(help="The bundle to write (a .tar.gz, mode 0600)")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Back up the database and the key that reads its secrets into one file, while the server
+    keeps running (SQLite: online backup API; PostgreSQL: pg_dump when installed)."""
+    from flowdeck.crypto import SecretBox
+    from flowdeck.store.backup import BackupError, create_backup
+
+    settings = load_settings(data_dir=data_dir, database_url=database_url)
+    if not settings.secret_key and not (settings.data_dir / "secret.key").is_file():
+        err.print(f"[red]No secret.key in {settings.data_dir} (is --data-dir right?)[/red]")
+        raise typer.Exit(1)
+    box = (
+        SecretBox.from_passphrase(settings.secret_key)
+        if settings.secret_key
+        else SecretBox.from_data_dir(settings.data_dir)
+    )
+    try:
+        report = create_backup(settings.resolved_database_url, box.key, settings.data_dir, file)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    for line in report.guidance:
+        err.print(line, highlight=False, soft_wrap=True)
+    out.print(
+        f"Backed up {report.database} ({', '.join(report.members)}) to {file}",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+@db_app.command("restore")
+def db_restore(
+    file: Annotated[Path, typer.Argument(help="A bundle written by flowdeck db backup")],
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="An empty data dir to restore into")],
+) -> None:
+    """Unpack a backup into a new data dir (database, secret.key, admin.key); start the server
+    there with `flowdeck serve --data-dir DIR`."""
+    from flowdeck.store.backup import BackupError, restore_backup
+    from flowdeck.store.migrate import upgrade
+
+    target = data_dir.expanduser()
+    try:
+        report = restore_backup(file, target)
+    except BackupError as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    if report.database == "sqlite":
+        upgrade(f"sqlite:///{target / 'flowdeck.db'}")  # a backup of an older version
+    for line in report.guidance:
+        err.print(line, highlight=False, soft_wrap=True)
+    out.print(
+        f"Restored {', '.join(sorted(report.members))} into {target}. "
+        f"Start it with: flowdeck serve --data-dir {target}",
+        highlight=False,
+        soft_wrap=True,
+    )
