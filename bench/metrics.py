@@ -76,7 +76,7 @@ async def bench(database_url: str | None, count: int) -> dict[str, Any]:
         counted = sum(
             float(line.rsplit(" ", 1)[1])
             for line in body.splitlines()
-            if line.startswith("flowdeck_runs{")
+            if line.startswith(("flowdeck_runs_active{", "flowdeck_runs_finished_recorded{"))
         )
         if counted != count:
             raise RuntimeError(f"/metrics counted {counted} runs, not {count}")

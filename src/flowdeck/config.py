@@ -35,11 +35,18 @@ class Settings(BaseSettings):
     allow_scripts: bool = True
     secret_key: str | None = None
     trash_retention_days: int = Field(default=30, ge=0)
+    # Finished runs (completed, failed, cancelled) older than this are purged with their step
+    # runs and events; their analytics stay. 0 keeps every run.
+    run_retention_days: int = Field(default=30, ge=0)
     llm_base_url: str | None = None
     llm_api_key: str | None = None
     log_format: Literal["text", "json"] = "text"
     log_level: str = "INFO"
-    # When set, GET /metrics requires `Authorization: Bearer <metrics_token>`.
+    # One line per HTTP request (request id, method, route, status, duration); unset: on when
+    # the log format is JSON.
+    access_log: bool | None = None
+    # When set, GET /metrics requires `Authorization: Bearer <metrics_token>`; when not, only
+    # loopback clients may scrape.
     metrics_token: str | None = None
     # `flowdeck worker` serves its own metrics on this port when set.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
@@ -133,6 +140,11 @@ class Settings(BaseSettings):
                 except ValueError as exc:
                     raise ValueError(f"{item!r} is not an IP address or CIDR network") from exc
         return tuple(networks)
+
+    @property
+    def access_log_on(self) -> bool:
+        """Whether HTTP requests are logged (FLOWDECK_ACCESS_LOG, else JSON logs say yes)."""
+        return self.access_log if self.access_log is not None else self.log_format == "json"
 
     @property
     def resolved_database_url(self) -> str:

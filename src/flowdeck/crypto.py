@@ -40,6 +40,11 @@ class SecretBox:
         create_private_file(path, key + b"\n")
         return cls(key)
 
+    @property
+    def key(self) -> bytes:
+        """The Fernet key itself: what a backup must carry to read the secrets again."""
+        return self._key
+
     def encrypt(self, plaintext: str) -> str:
         """Ciphertext as text."""
         return self._fernet.encrypt(plaintext.encode()).decode()

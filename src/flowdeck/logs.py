@@ -21,7 +21,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 LogFormat = Literal["text", "json"]
 # Context fields, in the order text lines show them.
-CONTEXT_FIELDS = ("run_id", "step_id", "attempt", "worker_id", "workflow_id")
+CONTEXT_FIELDS = ("run_id", "step_id", "attempt", "worker_id", "workflow_id", "request_id")
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
 _context: ContextVar[Mapping[str, Any]] = ContextVar("flowdeck_log_context", default=_EMPTY)
 # Masks a step's secrets in every record logged while it runs (set with `bind_log_redactor`).

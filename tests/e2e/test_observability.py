@@ -59,7 +59,8 @@ def test_serve_logs_json_and_guards_metrics(tmp_path: Path, database_url: str) -
             scraped = c.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
         assert scraped.status_code == 200
         families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
-        runs = {s.labels["status"]: s.value for s in families["flowdeck_runs"].samples}
+        finished = families["flowdeck_runs_finished_recorded"].samples
+        runs = {s.labels["status"]: s.value for s in finished}
         assert runs["completed"] == 1
         [beat] = families["flowdeck_worker_heartbeat_timestamp_seconds"].samples
         assert beat.labels["worker"]

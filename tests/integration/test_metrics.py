@@ -10,9 +10,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from alembic import command
 from prometheus_client.parser import text_string_to_metric_families
 
+from flowdeck.api.app import create_app
+from flowdeck.config import Settings
 from flowdeck.domain.clock import SystemClock
 from flowdeck.domain.cluster import WorkerRecord
 from flowdeck.store.dialect import create_sync_engine
@@ -77,16 +80,10 @@ async def test_runs_and_steps_by_status_follow_real_runs(api: Api) -> None:
     assert resp.status_code == 200, resp.text
 
     samples = await scrape(api)
-    runs = by_label(samples, "flowdeck_runs", "status")
-    assert runs == {
-        "queued": 0,
-        "running": 0,
-        "waiting": 1,
-        "paused": 0,
-        "completed": 2,
-        "failed": 1,
-        "cancelled": 1,
-    }
+    active = by_label(samples, "flowdeck_runs_active", "status")
+    assert active == {"queued": 0, "running": 0, "waiting": 1, "paused": 0}
+    finished = by_label(samples, "flowdeck_runs_finished_recorded", "status")
+    assert finished == {"completed": 2, "failed": 1, "cancelled": 1}
     steps = by_label(samples, "flowdeck_steps", "status")
     # Only the waiting run is unfinished: its gate waits, the step after it is pending.
     assert steps["waiting"] == 1 and steps["pending"] == 1
@@ -111,8 +108,10 @@ async def test_runs_and_steps_by_status_follow_real_runs(api: Api) -> None:
     resp = await api.client.post(f"{RUNS}/{cancelled}/resume", json={}, headers=api.headers)
     assert resp.status_code == 200, resp.text
     await wait_for_run(api, cancelled, {"waiting"})
-    runs = by_label(await scrape(api), "flowdeck_runs", "status")
-    assert (runs["completed"], runs["failed"], runs["cancelled"], runs["waiting"]) == (1, 1, 0, 2)
+    samples = await scrape(api)
+    runs = by_label(samples, "flowdeck_runs_finished_recorded", "status")
+    waiting = value(samples, "flowdeck_runs_active", status="waiting")
+    assert (runs["completed"], runs["failed"], runs["cancelled"], waiting) == (1, 1, 0, 2)
 
 
 async def test_labels_are_instance_level_only(api: Api) -> None:
@@ -125,7 +124,17 @@ async def test_labels_are_instance_level_only(api: Api) -> None:
             for s in family.samples:
                 names.update(s.labels)
                 assert not any(v.startswith(("ws_", "wf_", "run_")) for v in s.labels.values())
-    assert names <= {"status", "type", "outcome", "worker", "le"}
+    assert names <= {
+        "status",
+        "type",
+        "outcome",
+        "worker",
+        "le",
+        "route",
+        "method",
+        "version",
+        "python",
+    }
 
 
 async def test_running_workers_report_their_heartbeat(
@@ -204,10 +213,20 @@ async def test_metrics_token_when_set(database_url: str, tmp_path: Path, store: 
         assert ("flowdeck_workers_live", ()) in samples
 
 
-async def test_metrics_are_open_by_default(api: Api) -> None:
-    resp = await api.client.get("/metrics")
+async def test_metrics_answer_only_loopback_without_a_token(
+    api: Api, settings: Settings, store: Store
+) -> None:
+    resp = await api.client.get("/metrics")  # httpx's ASGI client comes from 127.0.0.1
     assert resp.status_code == 200
-    assert "flowdeck_runs" in resp.text
+    assert "flowdeck_runs_active" in resp.text
+    app = create_app(settings, store=store)
+    async with app.router.lifespan_context(app):
+        remote = httpx.ASGITransport(app=app, client=("203.0.113.9", 40000))
+        async with httpx.AsyncClient(transport=remote, base_url="http://flowdeck.test") as c:
+            resp = await c.get("/metrics")
+    assert resp.status_code == 403
+    assert resp.headers["content-type"] == "application/problem+json"
+    assert "FLOWDECK_METRICS_TOKEN" in resp.json()["detail"]
 
 
 async def test_a_worker_forgotten_while_silent_registers_again(
@@ -242,13 +261,14 @@ async def test_finished_run_totals_follow_deletes_and_are_backfilled(
             headers=api.headers,
         )
         assert resp.status_code == 200, resp.text
-        before = by_label(await scrape(api), "flowdeck_runs", "status")
+        before = by_label(await scrape(api), "flowdeck_runs_finished_recorded", "status")
         key = api.key
     assert (before["completed"], before["failed"]) == (2, 0)
     # Migration 0006 builds the totals from the runs already there.
     await asyncio.to_thread(_migrate_down_and_up, database_url, "0005")
     async with serve(settings, store, key) as api:
-        assert by_label(await scrape(api), "flowdeck_runs", "status") == before
+        after = by_label(await scrape(api), "flowdeck_runs_finished_recorded", "status")
+        assert after == before
 
 
 def _migrate_down_and_up(url: str, revision: str) -> None:

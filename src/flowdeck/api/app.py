@@ -13,6 +13,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
+from flowdeck.api.observability import RequestObserver
 from flowdeck.api.ratelimit import AuthFailureGuard, RateLimits, limit_by_address
 from flowdeck.api.routes import (
     admin,
@@ -103,6 +104,8 @@ def create_app(
     app.add_middleware(AuthFailureGuard, limits=limiter)
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
+    # Outermost: every answer is measured, a rate limit's 429 included.
+    app.add_middleware(RequestObserver, log_requests=settings.access_log_on)
     return app
 
 

@@ -23,6 +23,7 @@ from flowdeck.cli.common import (
     out,
     prepare_database,
 )
+from flowdeck.cli.db_cmd import db_app
 from flowdeck.cli.keys_cmd import keys_app
 from flowdeck.cli.mcp_cmd import mcp_command
 from flowdeck.cli.remote import ApiKey, AsJson, Profile, Server, resolve
@@ -35,7 +36,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(workflows_app, name="workflows")
@@ -74,11 +74,11 @@ def serve(
 ) -> None:
     """Run the API server (with the scheduler) and its worker (a process of its own unless
     FLOWDECK_WORKER_PROCESS=false)."""
-    import uvicorn
-
     from flowdeck.api.app import create_app
+    from flowdeck.cli.serving import PortUnavailable, bind, serve_on
     from flowdeck.cli.worker_cmd import status_line
     from flowdeck.logs import configure_logging, logging_config
+    from flowdeck.telemetry import configure_tracing
 
     settings = load_settings(
         host=host,
@@ -89,6 +89,13 @@ def serve(
         log_format=log_format,
     )
     configure_logging(settings.log_format, settings.log_level)
+    # The port first: when it is taken, nothing else starts and one line says so.
+    try:
+        sock = bind(settings.host, settings.port)
+    except PortUnavailable as exc:
+        err.print(f"[red]{exc}[/red]", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from exc
+    configure_tracing("flowdeck-server")
     prepare_database(settings)
     worker = None
     if settings.run_worker and settings.worker_process:
@@ -98,24 +105,22 @@ def serve(
         worker.start()
         settings = settings.model_copy(update={"run_worker": False})
         keep_signals_for_the_drain()
-    status_line(settings, err, f"Flowdeck listening on http://{settings.host}:{settings.port}")
     api = create_app(settings)
     # What is loaded by now (modules, the app) lives as long as the process: kept out of the
     # collector's full passes, which would otherwise hold the event loop for ~100 ms each time
     # a big request (a 1 MiB definition) leaves many objects behind.
     gc.freeze()
+    url = f"http://{settings.host}:{settings.port}"
     try:
-        uvicorn.run(
+        serve_on(
+            sock,
             api,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level.lower(),
-            log_config=logging_config(settings.log_format, settings.log_level),
-            access_log=False,
-            # The app reads X-Forwarded-For itself, and only from FLOWDECK_TRUSTED_PROXIES.
-            proxy_headers=False,
+            settings,
+            logging_config(settings.log_format, settings.log_level),
+            lambda: status_line(settings, err, f"Flowdeck listening on {url}"),
         )
     finally:
+        sock.close()
         if worker is not None:
             worker.stop()
 
@@ -326,18 +331,6 @@ def _load_file(file: Path) -> Any:
     except DefinitionParseError as exc:
         err.print(f"[red]✗ {file}: {exc}[/red]")
         raise typer.Exit(1) from exc
-
-
-@db_app.command("upgrade")
-def db_upgrade(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
-    """Bring the database schema up to date."""
-    from flowdeck.filemodes import secure_data_dir
-    from flowdeck.store.migrate import upgrade
-
-    settings = load_settings(data_dir=data_dir, database_url=database_url)
-    secure_data_dir(settings.data_dir)
-    upgrade(settings.resolved_database_url)
-    out.print("Database is up to date.")
 
 
 app.command("mcp")(mcp_command)

@@ -14,6 +14,7 @@ from flowdeck.filemodes import secure_data_dir
 from flowdeck.logs import configure_logging
 from flowdeck.services.container import Services
 from flowdeck.store.store import Store
+from flowdeck.telemetry import configure_tracing
 
 
 async def _serve(settings: Settings, console: Console) -> None:
@@ -50,6 +51,7 @@ def run_worker(settings: Settings, console: Console) -> None:
     configure_logging(settings.log_format, settings.log_level)
     if settings.data_dir.is_dir():  # a worker on PostgreSQL may have no data dir of its own
         secure_data_dir(settings.data_dir)
+    configure_tracing("flowdeck-worker")
     if settings.metrics_port is not None:
         from prometheus_client import start_http_server
 

@@ -21,9 +21,12 @@ async def cancel(t: Txn, run: Run, reason: str) -> None:
     """Cancel an active run, its unfinished steps and its child runs; Conflict when it ended."""
     if not await t.tx.move_run(run.id, R.CANCELLED, completed_at=t.now()):
         raise Conflict(f"Run '{run.id}' is {run.status}; only an active run can be cancelled")
-    active = [s.id for s in await t.tx.active_steps_of_run(run.id)]
-    await t.tx.move_steps(active, S.CANCELLED, t.now(), error=reason)
+    steps = await t.tx.active_steps_of_run(run.id)
+    await t.tx.move_steps([s.id for s in steps], S.CANCELLED, t.now(), error=reason)
+    for step in steps:
+        t.step_ended(step.step_type, S.CANCELLED, step.started_at)
     t.finished(run.id)
+    t.run_ended(run, R.CANCELLED)
     t.fx.cancelled_runs.add(run.id)
     await t.event(run, "run_cancelled", status=R.CANCELLED, reason=reason)
     for child_id in await t.tx.active_child_runs(run.id):

@@ -71,6 +71,7 @@ async def finalize(t: Txn, run_id: str) -> None:
     ):
         return
     t.finished(run.id)
+    t.run_ended(run, status)
     done = replace(run, status=status, completed_at=now)
     seconds = duration(done)
     log.info(

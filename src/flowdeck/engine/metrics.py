@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import Counter, Histogram
 
 from flowdeck.domain.records import StepRun
+from flowdeck.engine.effects import Effects
 from flowdeck.engine.steps.base import (
     Completed,
     SpawnChildren,
@@ -41,6 +42,30 @@ CLAIM_LATENCY = Histogram(
 LEASES_EXPIRED = Counter(
     "flowdeck_leases_expired",
     "Running steps this process found with a lapsed lease and returned to the queue.",
+)
+
+_DURATION_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600)
+RUNS_FINISHED = Counter(
+    "flowdeck_runs_finished",
+    "Runs this process saw end (committed), by final status.",
+    ("status",),
+)
+RUN_DURATION = Histogram(
+    "flowdeck_run_duration_seconds",
+    "Time from a run's start to its end, by final status (runs that never started: none).",
+    ("status",),
+    buckets=_DURATION_BUCKETS,
+)
+STEPS_FINISHED = Counter(
+    "flowdeck_steps_finished",
+    "Step runs this process saw end (committed), by step type and final status.",
+    ("type", "status"),
+)
+STEP_RUN_DURATION = Histogram(
+    "flowdeck_step_run_duration_seconds",
+    "Time from a step run's start to its end (waits included), by step type and final status.",
+    ("type", "status"),
+    buckets=_DURATION_BUCKETS,
 )
 
 _OUTCOMES: tuple[tuple[type, str], ...] = (
@@ -81,3 +106,16 @@ def observe_claims(steps: Iterable[StepRun], now: datetime) -> None:
     for step in steps:
         if step.available_at is not None:
             CLAIM_LATENCY.observe(max(0.0, (now - step.available_at).total_seconds()))
+
+
+def observe_ended(fx: Effects) -> None:
+    """Count the runs and step runs a committed transaction ended."""
+    for run in fx.ended_runs:
+        RUNS_FINISHED.labels(run.status).inc()
+        if run.started_at is not None:
+            seconds = (run.completed_at - run.started_at).total_seconds()
+            RUN_DURATION.labels(run.status).observe(max(0.0, seconds))
+    for step in fx.ended_steps:
+        STEPS_FINISHED.labels(step.step_type, step.status).inc()
+        if step.seconds is not None:
+            STEP_RUN_DURATION.labels(step.step_type, step.status).observe(step.seconds)

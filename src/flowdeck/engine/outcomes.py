@@ -76,6 +76,7 @@ async def ended(
     was_waiting: bool = False,
 ) -> None:
     """A step reached an end: queue what follows (its run's settlement, or its loop's)."""
+    t.step_ended(step.step_type, status, step.started_at)
     if step.parent_step_id is not None:
         if cost:
             await t.tx.add_to_run_counters(run.id, cost=cost)

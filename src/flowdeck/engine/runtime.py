@@ -10,6 +10,7 @@ from typing import Generic
 import httpx
 
 from flowdeck.domain.clock import Clock
+from flowdeck.engine import metrics, tracing
 from flowdeck.engine.definitions import DefinitionCache
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.egress import EgressPolicy, step_client
@@ -155,6 +156,9 @@ class Runtime(Generic[TxT]):
     def after_commit(self, fx: Effects, *, own: Worker | None = None) -> None:
         """Wake the local worker and SSE readers for what a transaction did, and tell the
         other processes."""
+        metrics.observe_ended(fx)
+        for end in fx.ended_runs:
+            tracing.record_run(end)
         if own is not None:
             own.after_commit(fx, own=True)
             return

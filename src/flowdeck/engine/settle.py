@@ -123,5 +123,6 @@ async def _skip(
             list(names), S.SKIPPED, t.now(), only_from=[S.PENDING], output={"reason": reason}
         ):
             await t.event(run, "step_skipped", step_id=names[sid], reason=reason)
+            t.step_ended(cw.steps[names[sid]].type, S.SKIPPED, None)
             t.push(StepEnded(run, cw, names[sid], S.SKIPPED))
     return bool(skips)

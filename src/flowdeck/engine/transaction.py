@@ -24,14 +24,23 @@ from flowdeck.domain.records import Run, StepRun
 from flowdeck.domain.states import StepStatus
 from flowdeck.domain.step_configs import step_facts
 from flowdeck.domain.templating import SliceSpent
-from flowdeck.engine import admission, control, finish, metrics, nesting, outcomes, settle
+from flowdeck.engine import (
+    admission,
+    control,
+    finish,
+    metrics,
+    nesting,
+    outcomes,
+    settle,
+    tracing,
+)
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.execution import Claimed, execute_claimed, guard_outcome, prepare_claims
 from flowdeck.engine.fairness import Turns
 from flowdeck.engine.ports import TxT
 from flowdeck.engine.runstate import requeue_waiting
-from flowdeck.engine.steps.base import StepEnvironment, StepHandler
+from flowdeck.engine.steps.base import StepEnvironment, StepFailed, StepHandler
 from flowdeck.engine.txn import Txn
 from flowdeck.engine.work import (
     ApplyOutcome,
@@ -288,14 +297,7 @@ class RunTransaction(Generic[TxT]):
                 spawn.append(c)
                 continue
             started = time.perf_counter()
-            try:
-                if self._inline(c.step.step_type):
-                    outcome: Outcome | None = await execute_claimed(c, self._executor.handlers, env)
-                else:  # only its `when` guard: a false one skips the step here
-                    outcome = await guard_outcome(c, env)
-            except SliceSpent:  # a long template: the worker runs this one as a task
-                outcome = None
-                budget.deadline = 0.0  # and whatever else is left, too
+            outcome = await self._execute_inline(c, env, budget)
             if outcome is None:
                 spawn.append(c)
                 continue
@@ -305,6 +307,30 @@ class RunTransaction(Generic[TxT]):
         if results:  # committed like a worker's batch: the completions in one statement
             await outcomes.apply_results(self._t, results, worker_id, claimed_here=True)
             await self._work()
+
+    async def _execute_inline(
+        self, c: Claimed, env: StepEnvironment, budget: InlineBudget
+    ) -> Outcome | None:
+        """One pure step (or a step's `when` guard) here; None hands it to the worker."""
+        assert self._executor is not None
+        step = c.step
+        with tracing.step_attempt(
+            c.run.id, step.step_id, step.id, step.attempt, step.step_type
+        ) as span:
+            try:
+                outcome: Outcome | None
+                if self._inline(step.step_type):
+                    outcome = await execute_claimed(c, self._executor.handlers, env)
+                else:  # only its `when` guard: a false one skips the step here
+                    outcome = await guard_outcome(c, env)
+            except SliceSpent:  # a long template: the worker runs this one as a task
+                budget.deadline = 0.0  # and whatever else is left, too
+                tracing.mark_outcome(span, "handed_to_worker")
+                return None
+            if outcome is not None:
+                failure = outcome.message if isinstance(outcome, StepFailed) else None
+                tracing.mark_outcome(span, metrics.outcome_label(outcome), failure)
+            return outcome
 
     async def _dispatch(self, item: Item) -> None:
         t = self._t

@@ -13,7 +13,7 @@ from flowdeck.domain.clock import Clock, isoformat
 from flowdeck.domain.records import Run
 from flowdeck.engine.compiled import CompiledWorkflow
 from flowdeck.engine.definitions import DefinitionCache
-from flowdeck.engine.effects import Effects
+from flowdeck.engine.effects import Effects, RunEnd, StepEnd
 from flowdeck.engine.ports import EngineTx
 from flowdeck.engine.redaction import Redactor
 from flowdeck.engine.rendering import TemplateRenderer
@@ -98,6 +98,18 @@ class Txn:
         data = redactor.redact({"run_id": run.id, **data, "timestamp": isoformat(self.now())})
         self.fx.runs_touched.add(run.id)
         self._events.setdefault(run.id, []).append((kind, data))
+
+    def step_ended(self, step_type: str, status: str, started_at: datetime | None) -> None:
+        """A step run reached an end: counted once the transaction commits."""
+        seconds = None
+        if started_at is not None:
+            seconds = max(0.0, (self.now() - started_at).total_seconds())
+        self.fx.ended_steps.append(StepEnd(step_type, str(status), seconds))
+
+    def run_ended(self, run: Run, status: str) -> None:
+        """A run reached an end: counted and traced once the transaction commits."""
+        end = RunEnd(run.id, run.workflow_id, str(status), run.started_at, self.now())
+        self.fx.ended_runs.append(end)
 
     def finished(self, run_id: str) -> None:
         """A run ended: add it to the rollups when the work is done."""

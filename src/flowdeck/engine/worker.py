@@ -16,7 +16,7 @@ from typing import Any
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.states import StepStatus
-from flowdeck.engine import metrics
+from flowdeck.engine import metrics, tracing
 from flowdeck.engine.effects import Effects
 from flowdeck.engine.events import EventBus
 from flowdeck.engine.execution import Claimed, execute_claimed
@@ -283,19 +283,26 @@ class Worker:
             run_id=c.run.id, step_id=c.step.step_id, attempt=c.step.attempt, worker_id=self.id
         )
         bind_log_redactor(c.redactor.redact_text)
-        started = time.perf_counter()
-        outcome: Outcome
-        try:
-            outcome = await execute_claimed(c, self.handlers, self.step_env)
-        except asyncio.CancelledError:
-            metrics.observe_step(c.step.step_type, None, time.perf_counter() - started)
-            raise
-        except Exception as exc:
-            log.exception("step %s of run %s crashed", c.step.step_id, c.run.id)
-            outcome = StepFailed(f"{type(exc).__name__}: {exc}", retryable=True)
-        metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
-        if isinstance(outcome, StepFailed):
-            log.warning("step failed: %s", c.redactor.redact(outcome.message))
+        with tracing.step_attempt(
+            c.run.id, c.step.step_id, c.step.id, c.step.attempt, c.step.step_type
+        ) as span:
+            started = time.perf_counter()
+            outcome: Outcome
+            try:
+                outcome = await execute_claimed(c, self.handlers, self.step_env)
+            except asyncio.CancelledError:
+                metrics.observe_step(c.step.step_type, None, time.perf_counter() - started)
+                tracing.mark_outcome(span, "cancelled")
+                raise
+            except Exception as exc:
+                log.exception("step %s of run %s crashed", c.step.step_id, c.run.id)
+                outcome = StepFailed(f"{type(exc).__name__}: {exc}", retryable=True)
+            metrics.observe_step(c.step.step_type, outcome, time.perf_counter() - started)
+            failure = None
+            if isinstance(outcome, StepFailed):
+                failure = str(c.redactor.redact(outcome.message))
+                log.warning("step failed: %s", failure)
+            tracing.mark_outcome(span, metrics.outcome_label(outcome), failure)
         return outcome
 
     async def _execute(self, c: Claimed) -> None:

@@ -29,6 +29,7 @@ from flowdeck.errors import Conflict, FlowdeckError, Forbidden, InvalidInput, No
 from flowdeck.services.access import AccessService
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
+from flowdeck.services.retention import RetentionService
 from flowdeck.services.runs import RunService
 from flowdeck.services.scope import load_workflow
 from flowdeck.services.workflows import _SLUG_RE, RESERVED_SLUGS, slugify
@@ -80,6 +81,7 @@ class LifecycleService:
         self.box = box
         self.settings = settings
         self.access = AccessService(store, clock, box, RunService(store, clock, runtime))
+        self.retention = RetentionService(store, clock, settings.run_retention_days)
         self._purger: asyncio.Task[None] | None = None
 
     # -- background purge ------------------------------------------------------------------
@@ -99,7 +101,8 @@ class LifecycleService:
 
     async def _purge_loop(self) -> None:
         while True:
-            for sweep in (self.purge_trash, self.purge_webhook_deliveries):
+            sweeps = (self.purge_trash, self.purge_webhook_deliveries, self.purge_expired_runs)
+            for sweep in sweeps:
                 try:
                     while await sweep() >= PURGE_BATCH:
                         pass  # a full batch: there may be more right away
@@ -113,6 +116,10 @@ class LifecycleService:
         """Forget inbound webhook deliveries older than their replay window; returns how many.
         One server at a time does it (the store claims the sweep)."""
         return await self.access.purge_webhook_deliveries(PURGE_BATCH)
+
+    async def purge_expired_runs(self) -> int:
+        """Delete a batch of runs finished longer ago than FLOWDECK_RUN_RETENTION_DAYS."""
+        return await self.retention.purge_expired()
 
     def purge_at(self, wf: Workflow) -> datetime | None:
         """When a workflow in the trash will be deleted for good."""

@@ -3,21 +3,37 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
+import platform
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from prometheus_client import REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Info, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from flowdeck import __version__
 from flowdeck.domain.clock import Clock
 from flowdeck.domain.cluster import ClusterSnapshot, WorkerRecord
-from flowdeck.domain.states import RunStatus, StepStatus
-from flowdeck.errors import Unauthorized
+from flowdeck.domain.states import RUN_ACTIVE, RUN_TERMINAL, StepStatus
+from flowdeck.errors import Forbidden, Unauthorized
 from flowdeck.services.ports import StorePort
 
-RUN_STATUSES = sorted(str(s) for s in RunStatus)
+ACTIVE_RUN_STATUSES = sorted(str(s) for s in RUN_ACTIVE)
+FINISHED_RUN_STATUSES = sorted(str(s) for s in RUN_TERMINAL)
 STEP_STATUSES = [str(s) for s in StepStatus]
+BUILD_INFO = Info("flowdeck_build", "The Flowdeck version this process runs, and its Python.")
+BUILD_INFO.info({"version": __version__, "python": platform.python_version()})
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a client address is this machine's own."""
+    if host is None:
+        return False
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class MetricsService:
@@ -36,16 +52,22 @@ class MetricsService:
         self.token = token
         self.live_within = timedelta(seconds=live_within_seconds)
 
-    def check_token(self, presented: str | None) -> None:
-        """With FLOWDECK_METRICS_TOKEN set, the scraper must present it as a Bearer token."""
+    def check_access(self, presented: str | None, client_host: str | None) -> None:
+        """With FLOWDECK_METRICS_TOKEN set, the scraper must present it as a Bearer token;
+        without it, only a client on this machine (loopback) may scrape."""
         if self.token is None:
+            if not is_loopback(client_host):
+                raise Forbidden(
+                    "GET /metrics answers only loopback clients unless FLOWDECK_METRICS_TOKEN "
+                    "is set (then present it as a Bearer token)"
+                )
             return
         if presented is None or not hmac.compare_digest(presented.encode(), self.token.encode()):
             raise Unauthorized("GET /metrics needs the FLOWDECK_METRICS_TOKEN as a Bearer token")
 
-    async def scrape(self, presented_token: str | None) -> bytes:
+    async def scrape(self, presented_token: str | None, client_host: str | None) -> bytes:
         """The exposition text: process metrics, then the cluster gauges."""
-        self.check_token(presented_token)
+        self.check_access(presented_token, client_host)
         now = self.clock.now()
         async with self.store.read() as tx:
             snapshot = await tx.cluster_snapshot(now)
@@ -72,12 +94,23 @@ class _ClusterCollector(Collector):
 
     def collect(self) -> Iterable[GaugeMetricFamily]:
         s = self.snapshot
-        runs = GaugeMetricFamily(
-            "flowdeck_runs", "Runs in the database, by status.", labels=["status"]
+        active = GaugeMetricFamily(
+            "flowdeck_runs_active",
+            "Unfinished runs in the database now, by status.",
+            labels=["status"],
         )
-        for status in RUN_STATUSES:
-            runs.add_metric([status], s.runs_by_status.get(status, 0))
-        yield runs
+        for status in ACTIVE_RUN_STATUSES:
+            active.add_metric([status], s.runs_by_status.get(status, 0))
+        yield active
+        recorded = GaugeMetricFamily(
+            "flowdeck_runs_finished_recorded",
+            "Finished runs recorded since the database was created, by status (kept as runs "
+            "end; a deleted or resumed run is taken back, one purged by retention is not).",
+            labels=["status"],
+        )
+        for status in FINISHED_RUN_STATUSES:
+            recorded.add_metric([status], s.runs_by_status.get(status, 0))
+        yield recorded
         steps = GaugeMetricFamily(
             "flowdeck_steps",
             "Current step runs of unfinished runs, by status.",

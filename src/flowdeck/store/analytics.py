@@ -17,6 +17,7 @@ from flowdeck.domain.analytics import (
     interpolate,
     percentile_rank,
 )
+from flowdeck.domain.retention import PURGED_RUNS
 from flowdeck.store.queries import Queries
 from flowdeck.store.tables import (
     runs,
@@ -106,6 +107,11 @@ class _Sql:
         return sa.func.percentile_cont(fraction).within_group(value)
 
 
+def day_text(dialect: str, column: sa.ColumnElement[Any]) -> Any:
+    """The UTC calendar day of a timestamp as 'YYYY-MM-DD' text (the rollups' `day`)."""
+    return _Sql(dialect).day_text(column)
+
+
 def _count(cond: sa.ColumnElement[bool] | None = None) -> Any:
     return sa.func.count() if cond is None else sa.func.count().filter(cond)
 
@@ -176,7 +182,7 @@ class AnalyticsQueries(Queries):
         """Runs per period by status, with their cost, oldest period first; periods without
         runs are absent. Runs are grouped by day first, then the days by period."""
         sql = self._sql
-        per_day = (
+        per_day: Any = (
             sa.select(
                 sql.day(_R.created_at).label("day"),
                 _count().label("total"),
@@ -188,8 +194,24 @@ class AnalyticsQueries(Queries):
             )
             .where(*self._window(workflow_id, since))
             .group_by(sa.literal_column("day"))
-            .subquery()
         )
+        # Runs purged by retention count where they were (store/retention.py); their
+        # durations are gone, so they are not `timed`.
+        r = step_rollups.c
+        purged = sa.select(
+            sa.cast(r.day, sa.Date) if sql.postgres else r.day,
+            r.runs,
+            r.completed,
+            r.failed,
+            r.skipped,
+            r.cost,
+            sa.literal(0),
+        ).where(
+            r.workflow_id == workflow_id,
+            r.step_type == PURGED_RUNS,
+            r.day >= since.strftime("%Y-%m-%d"),
+        )
+        per_day = sa.union_all(per_day, purged).subquery()
         period = sql.period(per_day.c.day, granularity).label("period")
         rows = await self.conn.execute(
             sa.select(
@@ -278,7 +300,11 @@ class AnalyticsQueries(Queries):
                 r.step_type,
                 *(sa.func.sum(getattr(r, name)) for name in _ROLLED),
             )
-            .where(r.workflow_id == workflow_id, r.day >= since.strftime("%Y-%m-%d"))
+            .where(
+                r.workflow_id == workflow_id,
+                r.day >= since.strftime("%Y-%m-%d"),
+                r.step_type != PURGED_RUNS,
+            )
             .group_by(r.step_id, r.step_type)
         )
         in_flight = sa.and_(

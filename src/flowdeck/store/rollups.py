@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from flowdeck.domain.retention import PURGED_RUNS
 from flowdeck.domain.states import RUN_TERMINAL
 from flowdeck.store.analytics import step_rollup_select
 from flowdeck.store.dialect import upsert
@@ -87,9 +88,24 @@ class RollupQueries(Queries):
         )
 
     async def rebuild_step_rollups(self, workflow_id: str) -> None:
-        """Recompute a workflow's rollups from its finished runs."""
-        for table in (step_rollups, run_totals):
-            await self.conn.execute(table.delete().where(table.c.workflow_id == workflow_id))
+        """Recompute a workflow's rollups from its finished runs (and the counts kept of the
+        runs retention purged)."""
+        r = step_rollups.c
+        await self.conn.execute(
+            step_rollups.delete().where(r.workflow_id == workflow_id, r.step_type != PURGED_RUNS)
+        )
+        await self.conn.execute(run_totals.delete().where(run_totals.c.workflow_id == workflow_id))
         finished = sa.and_(_R.workflow_id == workflow_id, _R.status.in_(_FINISHED))
         await self._add_step_rollups(step_rollup_select(self.dialect, finished, 1))
         await self._add_run_totals(_R.workflow_id == workflow_id, 1)
+        purged = sa.select(
+            sa.func.sum(r.completed), sa.func.sum(r.failed), sa.func.sum(r.skipped)
+        ).where(r.workflow_id == workflow_id, r.step_type == PURGED_RUNS)
+        counts = (await self.conn.execute(purged)).one()
+        for status, n in zip(("completed", "failed", "cancelled"), counts, strict=True):
+            if n:
+                await self._add(
+                    run_totals,
+                    ("workflow_id", "status"),
+                    sa.select(sa.literal(workflow_id), sa.literal(status), sa.literal(int(n))),
+                )

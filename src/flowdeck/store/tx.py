@@ -7,6 +7,7 @@ from flowdeck.store.analytics import AnalyticsQueries
 from flowdeck.store.cluster import ClusterQueries
 from flowdeck.store.leases import LeaseQueries
 from flowdeck.store.probe import ProbeQueries
+from flowdeck.store.retention import RetentionQueries
 from flowdeck.store.rollups import RollupQueries
 from flowdeck.store.runs import RunQueries
 from flowdeck.store.schedules import ScheduleQueries
@@ -35,5 +36,6 @@ class Tx(
     ClusterQueries,
     WebhookQueries,
     ProbeQueries,
+    RetentionQueries,
 ):
     """All queries Flowdeck runs, bound to one open transaction."""

@@ -1,10 +1,10 @@
-"""GET /metrics: Prometheus text exposition (open unless FLOWDECK_METRICS_TOKEN is set)."""
+"""GET /metrics: Prometheus text exposition (loopback only, or FLOWDECK_METRICS_TOKEN)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Response, Security
+from fastapi import APIRouter, Request, Response, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -17,9 +17,11 @@ _bearer = HTTPBearer(auto_error=False, description="FLOWDECK_METRICS_TOKEN, when
 
 @router.get("/metrics", response_class=Response)
 async def metrics(
+    request: Request,
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
 ) -> Response:
     """Process metrics and instance-wide gauges (runs, steps, queue, workers)."""
-    body = await services.metrics.scrape(bearer.credentials if bearer else None)
+    client = request.client.host if request.client else None
+    body = await services.metrics.scrape(bearer.credentials if bearer else None, client)
     return Response(body, media_type=CONTENT_TYPE_LATEST)

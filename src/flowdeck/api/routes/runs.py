@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
 from sse_starlette import EventSourceResponse, ServerSentEvent
@@ -16,6 +17,7 @@ from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import EventSeq, Limit, Offset, ResumeRequest, RunRequest
+from flowdeck.api.sse import event_stream, until_set
 from flowdeck.services.views import run_detail, run_summary
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["runs"])
@@ -131,16 +133,16 @@ async def stream_run(
     # generator never started or was dropped unfinished.
     release = rate_limits(request).streams.acquire(principal.key_id)
 
-    async def events() -> AsyncIterator[ServerSentEvent]:
+    async def events(shutdown: anyio.Event) -> AsyncIterator[ServerSentEvent]:
         try:
-            async for event in follow:
+            async for event in until_set(follow, shutdown):  # ends cleanly on shutdown
                 yield ServerSentEvent(
                     data=json.dumps(event.data), event=event.type, id=str(event.seq)
                 )
         finally:
             release()
 
-    return EventSourceResponse(events(), ping=15, background=BackgroundTask(release))
+    return event_stream(events, ping=15, background=BackgroundTask(release))
 
 
 # Runs across the workspace's workflows live at /api/runs, outside the /api/workflows prefix.
