@@ -16,7 +16,7 @@ import pytest
 
 from flowdeck.store.dialect import is_sqlite
 from tests.conftest import reset_postgres
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import Server, launch_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -82,7 +82,8 @@ def ui_server(
         copy = root / "flowdeck.db"
         shutil.copy(database_template.removeprefix("sqlite:///"), copy)
         url = f"sqlite:///{copy}"
-    server = start_server(root / "data", url)
+    server = launch_server(root / "data", url)
+    server.wait_ready(timeout=120)  # a busy CI machine: first start migrates and bootstraps
     try:
         yield server, (server.data_dir / "admin.key").read_text().strip()
     finally:
@@ -128,6 +129,11 @@ def _api(ui_server: tuple[Server, str]) -> httpx.Client:
 
 def test_log_in_and_install_a_template(page: Any, shots: Path) -> None:
     assert page.locator("h1").first.inner_text() == "Workflows"
+    page.keyboard.press("Tab")  # keyboard users start at a skip link, then the navigation
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Workflows"
     page.screenshot(path=shots / "login-workflows-empty.png")
     page.click("nav >> text=Templates")
     page.screenshot(path=shots / "templates.png", full_page=True)
@@ -148,8 +154,6 @@ def test_a_run_started_from_the_form_completes_live(
         created = api.post("/api/workflows", json={"definition": LIVE_DEFINITION})
         assert created.status_code == 201, created.text
         wf_id = created.json()["id"]
-    page.goto("/ui/workflows")
-    page.screenshot(path=shots / "workflows.png")
     page.goto(f"/ui/workflows/{wf_id}")
     page.click("text=Run…")
     page.fill("#input-who", "Ada")
@@ -225,6 +229,8 @@ def test_versions_diff_and_rollback(page: Any, shots: Path, ui_server: tuple[Ser
     assert "Rolled back to version 1" in page.locator("tr[data-version='3']").inner_text()
     page.goto(f"/ui/workflows/{wf_id}")
     assert page.locator("svg.dag g.node").count() == 3
+    page.goto("/ui/workflows")
+    page.screenshot(path=shots / "workflows.png")
 
 
 def test_definition_tab_flags_a_broken_dependency_while_typing(page: Any, shots: Path) -> None:
