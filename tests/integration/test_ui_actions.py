@@ -86,6 +86,8 @@ async def test_definition_edit_checks_as_you_type_then_versions_diff_and_rollbac
         check = await ui.post(f"/ui/workflows/{wf}/definition/check", {"definition": broken})
         assert check.status_code == 200
         assert 'data-error-step="b"' in check.text
+        assert 'data-step-id="b" data-status="invalid"' in check.text
+        assert 'data-step-id="a" data-status="pending"' in check.text
         assert "nowhere" in check.text
         syntax = await ui.post(f"/ui/workflows/{wf}/definition/check", {"definition": "a: [b"})
         assert "Invalid YAML" in syntax.text
@@ -173,6 +175,7 @@ async def test_run_controls_cancel_and_resume(api: Api) -> None:
         await wait_for_step(api, run_id, "review", {"waiting"})
         page = await ui.get(f"/ui/runs/{run_id}")
         assert ">Approve<" in page.text and ">Cancel<" in page.text
+        assert "someone asks to ship: x" in page.text
         assert (await ui.post(f"/ui/runs/{run_id}/cancel")).status_code == 303
         run = await wait_for_run(api, run_id)
         assert run["status"] == "cancelled"
