@@ -104,7 +104,7 @@ async def test_definition_edit_checks_as_you_type_then_versions_diff_and_rollbac
         versions = await ui.get(f"/ui/workflows/{wf}/versions?a=1&b=2")
         assert "Simpler" in versions.text
         assert 'class="diff-summary"' in versions.text
-        assert "remove" in versions.text
+        assert "remove</span> <b>step &#39;record&#39;</b>" in versions.text
         rolled = await ui.post(f"/ui/workflows/{wf}/rollback", {"version": "1"})
         assert rolled.status_code == 303
         now = (await api.client.get(f"/api/workflows/{wf}", headers=api.headers)).json()

@@ -14,6 +14,7 @@ from flowdeck.domain.schedules import next_fire, normalise_cron, schedule_proble
 from flowdeck.errors import InvalidInput
 from flowdeck.services.schedules import ScheduleChanges
 from flowdeck.ui import charts
+from flowdeck.ui.diffs import Change, readable
 from flowdeck.ui.graph import layout
 from flowdeck.ui.render import Page, PageDep, UiRoute, VersionNumber
 
@@ -94,20 +95,21 @@ async def versions_tab(
     """Versions, and the diff of two of them."""
     wf = await page.services.workflows.get(page.principal, workflow_id)
     versions = await page.services.workflows.versions(page.principal, wf.id)
-    ops: list[dict[str, Any]] = []
+    changes: list[Change] = []
     summary = None
     if a is not None and b is not None:
         ops, summary = await page.services.workflows.diff(page.principal, wf.id, a, b)
+        by_number = {v.version: v.definition for v in versions}
+        changes = readable(ops, by_number.get(a, {}))
     return await tab(
         page,
         wf,
         "versions",
         versions=sorted(versions, key=lambda v: -v.version),
-        ops=ops,
+        changes=changes,
         summary=summary,
         a=a,
         b=b,
-        dumps=json.dumps,
     )
 
 
