@@ -13,7 +13,7 @@ import httpx
 
 from flowdeck.store.dialect import is_sqlite
 from tests.conftest import reset_postgres
-from tests.e2e.conftest import Server, start_server
+from tests.e2e.conftest import Server, launch_server
 
 ADMIN_KEY = "fdk_client_tests_" + "k" * 32
 
@@ -49,10 +49,24 @@ def shared_server(base: Path, database_template: str) -> Iterator[Shared]:
         url = f"sqlite:///{db}"
     else:
         url = database_template
-    server = start_server(base / "data", url, env={"FLOWDECK_BOOTSTRAP_API_KEY": ADMIN_KEY})
+    server = _start(base / "data", url)
     try:
         yield Shared(server)
     finally:
         server.stop()
         if not is_sqlite(database_template):
             reset_postgres(database_template)
+
+
+def _start(data_dir: Path, url: str) -> Server:
+    # Like conftest's start_server, with more patience: the module's tests all wait on it,
+    # and a machine busy with other test processes can take a while to start one.
+    for _ in range(3):
+        server = launch_server(data_dir, url, env={"FLOWDECK_BOOTSTRAP_API_KEY": ADMIN_KEY})
+        try:
+            server.wait_ready(timeout=120)
+            return server
+        except RuntimeError:
+            if "address already in use" not in server.output():
+                raise
+    raise RuntimeError(f"no free port for flowdeck serve:\n{server.output()}")

@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -300,6 +301,20 @@ def test_profiles_choose_the_server(cli: Cli, shared: Shared) -> None:
     assert cli("workflows", "list", env={"FLOWDECK_PROFILE": "other"}).returncode == 3
     unknown = cli("workflows", "list", "--profile", "nope")
     assert unknown.returncode == 2 and "main, other" in unknown.stderr
+
+
+def test_apply_prints_the_schedules_it_reconciled(cli: Cli, shared: Shared) -> None:
+    headers = {"Authorization": f"Bearer {shared.key}"}
+    if httpx.get(f"{shared.url}/api/schema/workflow.json", headers=headers).status_code == 404:
+        pytest.skip("this server does not take schedules in a definition file yet")
+    text = "name: Cron job\nslug: cron-job\nschedules:\n  - {cron: '0 9 * * *'}\n"
+    text += "steps:\n  - {id: a, type: transform, config: {value: 1}}\n"
+    spec = cli.file("cron.yaml", text)
+    assert "schedule added: 0 9 * * * (UTC)" in cli("apply", spec).stdout
+    cli.file("cron.yaml", text.replace("0 9 * * *", "0 18 * * *"))
+    moved = cli("apply", spec)
+    assert "schedule added: 0 18 * * * (UTC)" in moved.stdout
+    assert "schedule removed: 0 9 * * * (UTC)" in moved.stdout
 
 
 def test_workspace_wide_runs_list(cli: Cli) -> None:

@@ -302,6 +302,31 @@ def test_schedules_of_a_workflow(shared: Shared, client: flowdeck.Client) -> Non
     assert schedule.next_run_at and schedule.workflow_id == wf.id
 
 
+def test_apply_reconciles_the_schedules_a_file_lists(
+    shared: Shared, client: flowdeck.Client
+) -> None:
+    headers = {"Authorization": f"Bearer {shared.key}"}
+    if httpx.get(f"{shared.url}/api/schema/workflow.json", headers=headers).status_code == 404:
+        pytest.skip("this server does not take schedules in a definition file yet")
+    doc: dict[str, Any] = {
+        "name": "Reconciled",
+        "slug": "reconciled",
+        "schedules": [{"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}, {"cron": "0 0 1 * *"}],
+        "steps": [transform("a", 1)],
+    }
+    first = client.workflows.apply(doc)
+    assert first.schedules_added == ["0 0 1 * * (UTC)", "0 9 * * 1-5 (Europe/Paris)"]
+    doc["schedules"] = [{"cron": "0 9 * * 1-5", "timezone": "Europe/Paris"}, {"cron": "30 6 * * *"}]
+    second = client.workflows.apply(doc)
+    assert second.schedules_added == ["30 6 * * * (UTC)"]
+    assert second.schedules_removed == ["0 0 1 * * (UTC)"]
+    assert second.workflow.id == first.workflow.id
+    crons = {s.cron_expression for s in client.schedules.list("reconciled").items}
+    assert crons == {"0 9 * * 1-5", "30 6 * * *"}
+    everywhere = {s.workflow_id for s in client.schedules.list().items}  # GET /api/schedules
+    assert first.workflow.id in everywhere
+
+
 def test_workspace_wide_runs(client: flowdeck.Client) -> None:
     wf = client.workflows.create({"name": "Everywhere", "steps": [transform("a", 1)]})
     run_id = client.runs.start(wf.id).run_id

@@ -6,8 +6,9 @@ error while typing. Every screen visited is saved as a screenshot."""
 from __future__ import annotations
 
 import os
-import shutil
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,9 @@ import httpx
 import pytest
 
 from flowdeck.store.dialect import is_sqlite
-from tests.conftest import reset_postgres
-from tests.e2e.conftest import Server, start_server
+from flowdeck.store.migrate import upgrade
+from tests.conftest import TEST_DB_ENV
+from tests.e2e.conftest import Server, launch_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -71,24 +73,44 @@ def shots() -> Path:
     return where
 
 
-@pytest.fixture(scope="module")
-def ui_server(
-    tmp_path_factory: pytest.TempPathFactory, database_template: str
-) -> Iterator[tuple[Server, str]]:
-    """One `flowdeck serve` for the module, on its own copy of the test database."""
-    root = tmp_path_factory.mktemp("ui")
-    url = database_template
-    if is_sqlite(database_template):
-        copy = root / "flowdeck.db"
-        shutil.copy(database_template.removeprefix("sqlite:///"), copy)
-        url = f"sqlite:///{copy}"
-    server = start_server(root / "data", url)
+@contextmanager
+def _own_database(root: Path) -> Iterator[str]:
+    """A migrated database of the module's own: the suite's per-test databases are emptied
+    after each test, and other tests may run on this worker while the module's server lives."""
+    url = os.environ.get(TEST_DB_ENV, "")
+    if not url or is_sqlite(url):
+        path = root / "flowdeck.db"
+        upgrade(f"sqlite:///{path}")
+        yield f"sqlite:///{path}"
+        return
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"flowdeck_ui_{uuid.uuid4().hex[:10]}"
+    admin = make_url(url).set(drivername="postgresql", database="postgres")
+    admin_url = admin.render_as_string(hide_password=False)
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    own = make_url(url).set(database=name).render_as_string(hide_password=False)
     try:
-        yield server, (server.data_dir / "admin.key").read_text().strip()
+        upgrade(own)
+        yield own
     finally:
-        server.stop()
-        if not is_sqlite(url):
-            reset_postgres(url)
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
+    """One `flowdeck serve` for the module, on a database of its own."""
+    root = tmp_path_factory.mktemp("ui")
+    with _own_database(root) as url:
+        server = launch_server(root / "data", url)
+        try:
+            server.wait_ready(timeout=120)  # a busy CI machine: the first start bootstraps
+            yield server, (server.data_dir / "admin.key").read_text().strip()
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +150,11 @@ def _api(ui_server: tuple[Server, str]) -> httpx.Client:
 
 def test_log_in_and_install_a_template(page: Any, shots: Path) -> None:
     assert page.locator("h1").first.inner_text() == "Workflows"
+    page.keyboard.press("Tab")  # keyboard users start at a skip link, then the navigation
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Workflows"
     page.screenshot(path=shots / "login-workflows-empty.png")
     page.click("nav >> text=Templates")
     page.screenshot(path=shots / "templates.png", full_page=True)
@@ -148,8 +175,6 @@ def test_a_run_started_from_the_form_completes_live(
         created = api.post("/api/workflows", json={"definition": LIVE_DEFINITION})
         assert created.status_code == 201, created.text
         wf_id = created.json()["id"]
-    page.goto("/ui/workflows")
-    page.screenshot(path=shots / "workflows.png")
     page.goto(f"/ui/workflows/{wf_id}")
     page.click("text=Run…")
     page.fill("#input-who", "Ada")
@@ -225,6 +250,8 @@ def test_versions_diff_and_rollback(page: Any, shots: Path, ui_server: tuple[Ser
     assert "Rolled back to version 1" in page.locator("tr[data-version='3']").inner_text()
     page.goto(f"/ui/workflows/{wf_id}")
     assert page.locator("svg.dag g.node").count() == 3
+    page.goto("/ui/workflows")
+    page.screenshot(path=shots / "workflows.png")
 
 
 def test_definition_tab_flags_a_broken_dependency_while_typing(page: Any, shots: Path) -> None:

@@ -86,6 +86,8 @@ async def test_definition_edit_checks_as_you_type_then_versions_diff_and_rollbac
         check = await ui.post(f"/ui/workflows/{wf}/definition/check", {"definition": broken})
         assert check.status_code == 200
         assert 'data-error-step="b"' in check.text
+        assert 'data-step-id="b" data-status="invalid"' in check.text
+        assert 'data-step-id="a" data-status="pending"' in check.text
         assert "nowhere" in check.text
         syntax = await ui.post(f"/ui/workflows/{wf}/definition/check", {"definition": "a: [b"})
         assert "Invalid YAML" in syntax.text
@@ -102,7 +104,7 @@ async def test_definition_edit_checks_as_you_type_then_versions_diff_and_rollbac
         versions = await ui.get(f"/ui/workflows/{wf}/versions?a=1&b=2")
         assert "Simpler" in versions.text
         assert 'class="diff-summary"' in versions.text
-        assert "remove" in versions.text
+        assert "remove</span> <b>step &#39;record&#39;</b>" in versions.text
         rolled = await ui.post(f"/ui/workflows/{wf}/rollback", {"version": "1"})
         assert rolled.status_code == 303
         now = (await api.client.get(f"/api/workflows/{wf}", headers=api.headers)).json()
@@ -173,6 +175,7 @@ async def test_run_controls_cancel_and_resume(api: Api) -> None:
         await wait_for_step(api, run_id, "review", {"waiting"})
         page = await ui.get(f"/ui/runs/{run_id}")
         assert ">Approve<" in page.text and ">Cancel<" in page.text
+        assert "someone asks to ship: x" in page.text
         assert (await ui.post(f"/ui/runs/{run_id}/cancel")).status_code == 303
         run = await wait_for_run(api, run_id)
         assert run["status"] == "cancelled"

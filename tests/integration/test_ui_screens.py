@@ -176,3 +176,28 @@ async def test_another_workspaces_objects_are_not_found(api: Api) -> None:
         listing = await ui.get("/ui/workflows")
         assert wf not in listing.text
         assert run not in (await ui.get("/ui/runs")).text
+
+
+async def test_pages_are_locked_down_and_bad_addresses_are_422_pages(api: Api) -> None:
+    wf, _ = await _workflow_with_run(api)
+    async with ui_session(api) as ui:
+        page = await ui.get("/ui/workflows")
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+        assert "unsafe-inline" not in csp
+        assert page.headers["x-content-type-options"] == "nosniff"
+        for url in (
+            "/ui/workflows?offset=-1",
+            f"/ui/workflows/{wf}/versions?a=0&b=1",
+            "/ui/trash?offset=99999999999999999999",
+            "/ui/runs?since=yesterday",
+            f"/ui/workflows/{wf}/analytics?days=100000",
+            "/ui/runs?status=nope",
+        ):
+            resp = await ui.get(url)
+            assert resp.status_code == 422, (url, resp.status_code)
+            assert "text/html" in resp.headers["content-type"]
+            assert 'class="alert error"' in resp.text
+        rollback = await ui.post(f"/ui/workflows/{wf}/rollback", {"version": "99999999999"})
+        assert rollback.status_code == 422
+        assert "version number" in rollback.text

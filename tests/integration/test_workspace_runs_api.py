@@ -42,7 +42,15 @@ async def test_lists_runs_across_workflows_newest_first_with_cursor(api: Api) ->
 async def test_bad_filters_are_422_and_other_workspaces_see_nothing(api: Api) -> None:
     wf = await create_workflow(api, _definition("mine"))
     await start_run(api, wf)
-    for params in ({"status": "done"}, {"limit": 500}, {"cursor": "nope"}, {"trigger": "x"}):
+    for params in (
+        {"status": "done"},
+        {"limit": 500},
+        {"cursor": "nope"},
+        {"trigger": "x"},
+        {"since": "0001-01-01T00:00:00+14:00"},
+        {"until": "9999-12-31T23:59:59-14:00"},
+        {"since": "2020-01-02", "until": "2020-01-01"},
+    ):
         resp = await api.client.get("/api/runs", params=params, headers=api.headers)
         assert resp.status_code == 422, (params, resp.text)
     other = await api.other_workspace()

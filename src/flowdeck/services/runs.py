@@ -191,7 +191,7 @@ class RunService:
             errors.append(f"limit must be between 1 and 200; got {limit}")
         if cursor is not None and not cursor.startswith("run_"):
             errors.append(f"cursor '{cursor}' is not a run id")
-        since, until = (_utc(t) for t in (since, until))
+        since, until = _utc(since, "since", errors), _utc(until, "until", errors)
         if since is not None and until is not None and since >= until:
             errors.append("since must be earlier than until")
         if errors:
@@ -335,9 +335,15 @@ class RunService:
                         await grew.wait()
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """A moment without a zone is read as UTC."""
-    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
+def _utc(moment: datetime | None, name: str, errors: list[str]) -> datetime | None:
+    """A moment in UTC (one without a zone is read as UTC); an error when it has none."""
+    if moment is None:
+        return None
+    try:
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:
+        errors.append(f"{name} is out of range; give a date between years 1 and 9999 in UTC")
+        return None
 
 
 def _plan(

@@ -11,13 +11,15 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from flowdeck.api.problems import validation_sentences
 from flowdeck.api.ratelimit import rate_limits
-from flowdeck.errors import FlowdeckError, Forbidden, Unauthorized
+from flowdeck.errors import FlowdeckError, Forbidden, InvalidInput, Unauthorized
 from flowdeck.services.auth import Principal
 from flowdeck.services.container import Services
 from flowdeck.ui import session as sessions
@@ -26,6 +28,19 @@ from flowdeck.ui.session import UiSession
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Pages load only their own files: no inline script or style, no framing, forms post home.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
+        "object-src 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+# Query parameters the pages share, bounded so a database never sees an out-of-range number.
+Offset = Annotated[int, Query(ge=0, le=10**9)]
+VersionNumber = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 
 def _when(value: datetime | str | None) -> str:
@@ -109,6 +124,7 @@ def render(request: Request, name: str, *, status_code: int = 200, **context: An
     """A template as an HTML response; sets the session cookie when it is new."""
     session: UiSession | None = context.get("session")
     response = templates.TemplateResponse(request, name, context, status_code=status_code)
+    response.headers.update(SECURITY_HEADERS)
     if session is not None and session.fresh:
         box = services_of(request).box
         sessions.write_session(response, request, box, csrf=session.csrf, key=None)
@@ -177,5 +193,9 @@ class UiRoute(APIRoute):
                 return redirect(request, target)
             except FlowdeckError as exc:
                 return error_page(request, exc)
+            except RequestValidationError as exc:
+                sentences = validation_sentences(list(exc.errors()))
+                invalid = InvalidInput("The address holds invalid values", errors=sentences)
+                return error_page(request, invalid)
 
         return guarded

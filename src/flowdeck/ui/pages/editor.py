@@ -45,10 +45,13 @@ async def check_text(page: Page, text: str) -> dict[str, Any]:
     result = await page.services.workflows.check(parsed)
     steps = parsed.get("steps") if isinstance(parsed, dict) else None
     ids = [s["id"] for s in steps or [] if isinstance(s, dict) and isinstance(s.get("id"), str)]
-    graph = layout(parsed) if isinstance(parsed, dict) else None
+    grouped = errors_by_step(result.errors, ids)
+    # Steps with an error are drawn as such in the preview, beside the list of sentences.
+    marks = {step: "invalid" for step in grouped if step}
+    graph = layout(parsed, marks) if isinstance(parsed, dict) else None
     return dict(
         parsed=parsed,
-        grouped=errors_by_step(result.errors, ids),
+        grouped=grouped,
         warnings=result.warnings,
         graph=graph,
         valid=result.valid,

@@ -6,15 +6,15 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from flowdeck.services.approvals import approval_view
-from flowdeck.ui.render import PageDep, UiRoute
+from flowdeck.ui.render import Offset, PageDep, UiRoute
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 
 
 @router.get("/ui/approvals")
-async def inbox(page: PageDep, offset: int = 0, partial: str | None = None) -> Response:
+async def inbox(page: PageDep, offset: Offset = 0, partial: str | None = None) -> Response:
     """Pending approvals, oldest first."""
-    pending = await page.services.approvals.pending(page.principal, limit=50, offset=max(offset, 0))
+    pending = await page.services.approvals.pending(page.principal, limit=50, offset=offset)
     items = [approval_view(item) for item in pending.items]
     name = "_approvals.html" if partial else "approvals.html"
     return page.render(name, items=items, total=pending.total, offset=offset)

@@ -71,6 +71,11 @@ async def _run_context(page: Page, run_id: str) -> dict[str, Any]:
         if s["loop_step_id"] is not None and s["current"]:
             iterations.setdefault(str(s["loop_step_id"]), []).append(s)
     statuses = {str(s["step_id"]): str(s["status"]) for s in current}
+    messages = {
+        s.step_id: str(s.state.get("message") or "")
+        for s in steps
+        if s.is_current and s.state and s.status == "waiting"
+    }
     children = {
         s.step_id: str(s.state["child_run_id"])
         for s in steps
@@ -86,6 +91,7 @@ async def _run_context(page: Page, run_id: str) -> dict[str, Any]:
         steps=current,
         iterations=iterations,
         children=children,
+        messages=messages,
         attempts=_attempts(detail["step_runs"]),
         waiting=waiting,
         terminal=run.status in RUN_TERMINAL,

@@ -14,8 +14,9 @@ from flowdeck.domain.schedules import next_fire, normalise_cron, schedule_proble
 from flowdeck.errors import InvalidInput
 from flowdeck.services.schedules import ScheduleChanges
 from flowdeck.ui import charts
+from flowdeck.ui.diffs import Change, readable
 from flowdeck.ui.graph import layout
-from flowdeck.ui.render import Page, PageDep, UiRoute
+from flowdeck.ui.render import Page, PageDep, UiRoute, VersionNumber
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 TABS = ("graph", "runs", "analytics", "versions", "schedules", "definition", "related")
@@ -86,25 +87,29 @@ async def analytics_tab(page: PageDep, workflow_id: str, days: int = 30) -> Resp
 
 @router.get("/ui/workflows/{workflow_id}/versions")
 async def versions_tab(
-    page: PageDep, workflow_id: str, a: int | None = None, b: int | None = None
+    page: PageDep,
+    workflow_id: str,
+    a: VersionNumber | None = None,
+    b: VersionNumber | None = None,
 ) -> Response:
     """Versions, and the diff of two of them."""
     wf = await page.services.workflows.get(page.principal, workflow_id)
     versions = await page.services.workflows.versions(page.principal, wf.id)
-    ops: list[dict[str, Any]] = []
+    changes: list[Change] = []
     summary = None
     if a is not None and b is not None:
         ops, summary = await page.services.workflows.diff(page.principal, wf.id, a, b)
+        by_number = {v.version: v.definition for v in versions}
+        changes = readable(ops, by_number.get(a, {}))
     return await tab(
         page,
         wf,
         "versions",
         versions=sorted(versions, key=lambda v: -v.version),
-        ops=ops,
+        changes=changes,
         summary=summary,
         a=a,
         b=b,
-        dumps=json.dumps,
     )
 
 
@@ -119,9 +124,12 @@ async def rollback(page: PageDep, workflow_id: str) -> Response:
 
 def _int(value: str | None, field: str) -> int:
     try:
-        return int(value or "")
+        number = int(value or "")
     except ValueError:
-        raise InvalidInput("Invalid form", errors=[f"{field} must be a number"]) from None
+        number = 0
+    if not 1 <= number < 2**31:
+        raise InvalidInput("Invalid form", errors=[f"{field} must be a version number"])
+    return number
 
 
 def next_firings(cron: str, timezone: str, now: datetime, count: int = 5) -> list[datetime]:

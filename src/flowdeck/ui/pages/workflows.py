@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from flowdeck.domain.records import Run, WorkflowFilter
 from flowdeck.errors import InvalidInput
-from flowdeck.ui.render import Page, PageDep, UiRoute
+from flowdeck.ui.render import Offset, Page, PageDep, UiRoute
 
 router = APIRouter(route_class=UiRoute, include_in_schema=False)
 PAGE_SIZE = 25
@@ -35,7 +35,7 @@ async def workflows_list(
     status: str | None = None,
     tag: str | None = None,
     archived: str | None = None,
-    offset: int = 0,
+    offset: Offset = 0,
     partial: str | None = None,
 ) -> Response:
     """The workspace's workflows."""
@@ -46,7 +46,6 @@ async def workflows_list(
         include_archived=archived == "include",
         only_archived=archived == "only",
     )
-    offset = max(offset, 0)
     listed = await page.services.workflows.list_workflows(
         page.principal, flt, limit=PAGE_SIZE, offset=offset
     )
@@ -110,10 +109,10 @@ async def bulk_delete(page: PageDep) -> Response:
 
 
 @router.get("/ui/trash")
-async def trash(page: PageDep, offset: int = 0) -> Response:
+async def trash(page: PageDep, offset: Offset = 0) -> Response:
     """Workflows in the trash, with restore."""
     listed = await page.services.lifecycle.list_trash(
-        page.principal, limit=PAGE_SIZE, offset=max(offset, 0)
+        page.principal, limit=PAGE_SIZE, offset=offset
     )
     return page.render(
         "trash.html",
