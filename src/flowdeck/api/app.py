@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.utils import generate_unique_id
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -74,6 +76,7 @@ def create_app(
         version=__version__,
         description="Self-hosted workflow platform: workflows, runs, schedules, agents.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     problems.install(app)
     limiter = RateLimits.from_settings(settings)
@@ -98,6 +101,14 @@ def create_app(
     if settings.trusted_proxies:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(settings.trusted_proxies))
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """Flowdeck's own routes are named by their function (`get_run`): short, stable ids for
+    generated clients. Other routes keep FastAPI's longer, collision-free default."""
+    if route.endpoint.__module__.startswith("flowdeck.api.routes."):
+        return route.name
+    return generate_unique_id(route)
 
 
 class _McpRoute:

@@ -15,12 +15,21 @@ from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import EventSeq, Limit, Offset, ResumeRequest, RunRequest
+from flowdeck.models import RunChanged, RunEnvelope, RunList, RunPlan, RunStarted
 from flowdeck.services.views import run_detail, run_summary
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["runs"])
 
 
-@router.post("/{workflow_id}/run", status_code=202, response_model=None)
+@router.post(
+    "/{workflow_id}/run",
+    status_code=202,
+    response_model=None,
+    responses={
+        202: {"model": RunStarted, "description": "The run was queued"},
+        200: {"model": RunPlan, "description": "`dry_run`: the plan; nothing ran"},
+    },
+)
 async def start_run(
     workflow_id: str,
     body: RunRequest,
@@ -52,8 +61,8 @@ async def start_run(
     return {"run_id": run.id, "status": run.status}
 
 
-@router.get("/{workflow_id}/runs")
-async def list_runs(
+@router.get("/{workflow_id}/runs", response_model=RunList)
+async def list_workflow_runs(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
@@ -73,26 +82,26 @@ async def list_runs(
     }
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunEnvelope)
 async def get_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """A run with its step runs."""
     run, steps = await services.runs.get(principal, run_id)
     return {"run": run_detail(run, steps)}
 
 
-@router.post("/runs/{run_id}/cancel")
+@router.post("/runs/{run_id}/cancel", response_model=RunChanged)
 async def cancel_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Cancel an active run."""
     return {"run": run_summary(await services.runs.cancel(principal, run_id))}
 
 
-@router.post("/runs/{run_id}/pause")
+@router.post("/runs/{run_id}/pause", response_model=RunChanged)
 async def pause_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Stop dispatching new steps; running ones finish."""
     return {"run": run_summary(await services.runs.pause(principal, run_id))}
 
 
-@router.post("/runs/{run_id}/resume")
+@router.post("/runs/{run_id}/resume", response_model=RunChanged)
 async def resume_run(
     run_id: str,
     principal: PrincipalDep,

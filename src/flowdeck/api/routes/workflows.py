@@ -20,6 +20,15 @@ from flowdeck.api.schemas import (
 )
 from flowdeck.domain.records import Workflow, WorkflowFilter
 from flowdeck.errors import BadRequest
+from flowdeck.models import (
+    ValidationReport,
+    VersionDetail,
+    VersionDiff,
+    VersionList,
+    WorkflowCreated,
+    WorkflowDetail,
+    WorkflowList,
+)
 from flowdeck.services.auth import Principal
 from flowdeck.services.container import Services
 from flowdeck.services.views import (
@@ -51,7 +60,7 @@ async def detail_view(services: Services, principal: Principal, wf: Workflow) ->
     return workflow_detail(wf, principal, webhook_secret=secret)
 
 
-@router.get("")
+@router.get("", response_model=WorkflowList)
 async def list_workflows(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -82,7 +91,7 @@ async def list_workflows(
     }
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=WorkflowCreated)
 async def create_workflow(
     body: WorkflowCreate, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -103,7 +112,7 @@ async def create_workflow(
     return {"id": wf.id, "workflow": await detail_view(services, principal, wf)}
 
 
-@router.post("/validate")
+@router.post("/validate", response_model=ValidationReport)
 async def validate_workflow(
     body: ValidateRequest, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -113,7 +122,7 @@ async def validate_workflow(
     return {"valid": result.valid, "errors": result.errors, "warnings": result.warnings}
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", response_model=WorkflowDetail)
 async def get_workflow(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -123,7 +132,7 @@ async def get_workflow(
     return await detail_view(services, principal, wf)
 
 
-@router.put("/{workflow_id}")
+@router.put("/{workflow_id}", response_model=WorkflowDetail)
 async def update_workflow(
     workflow_id: str,
     body: WorkflowUpdate,
@@ -141,8 +150,8 @@ async def update_workflow(
     return await detail_view(services, principal, wf)
 
 
-@router.patch("/{workflow_id}/status")
-async def set_status(
+@router.patch("/{workflow_id}/status", response_model=WorkflowDetail)
+async def set_workflow_status(
     workflow_id: str, body: StatusChange, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Move a workflow to draft, active, paused or archived."""
@@ -150,7 +159,7 @@ async def set_status(
     return await detail_view(services, principal, wf)
 
 
-@router.get("/{workflow_id}/versions")
+@router.get("/{workflow_id}/versions", response_model=VersionList)
 async def list_versions(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -159,7 +168,7 @@ async def list_versions(
     return {"versions": [version_summary(v) for v in versions]}
 
 
-@router.get("/{workflow_id}/versions/{version}")
+@router.get("/{workflow_id}/versions/{version}", response_model=VersionDetail)
 async def get_version(
     workflow_id: str, version: VersionNumber, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -167,7 +176,7 @@ async def get_version(
     return version_detail(await services.workflows.version(principal, workflow_id, version))
 
 
-@router.get("/{workflow_id}/diff")
+@router.get("/{workflow_id}/diff", response_model=VersionDiff)
 async def diff_versions(
     workflow_id: str,
     principal: PrincipalDep,
@@ -180,8 +189,8 @@ async def diff_versions(
     return {"diff": ops, "summary": summary, "v1": v1, "v2": v2}
 
 
-@router.post("/{workflow_id}/rollback")
-async def rollback(
+@router.post("/{workflow_id}/rollback", response_model=WorkflowDetail)
+async def rollback_workflow(
     workflow_id: str,
     body: RollbackRequest,
     principal: PrincipalDep,
