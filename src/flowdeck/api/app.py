@@ -15,6 +15,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
+from flowdeck.api.openapi import build_openapi
 from flowdeck.api.ratelimit import AuthFailureGuard, RateLimits, limit_by_address
 from flowdeck.api.routes import (
     admin,
@@ -79,6 +80,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     problems.install(app)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     limiter = RateLimits.from_settings(settings)
     app.state.rate_limits = limiter
     app.include_router(health.router)

@@ -9,7 +9,7 @@ from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.api.schemas import Limit, Offset, RequestBody
+from flowdeck.api.schemas import Limit, Offset, RequestBody, ScopeText
 from flowdeck.domain.clock import isoformat
 from flowdeck.models import (
     ApiKeyCreated,
@@ -24,11 +24,17 @@ from flowdeck.services.views import api_key_view, workspace_view
 router = APIRouter(route_class=RetryingRoute, prefix="/api", tags=["administration"])
 
 
+# A secret put for the first time answers 201, a replaced one 200.
+CREATED_SECRET: dict[int | str, dict[str, Any]] = {
+    201: {"model": SecretSaved, "description": "The secret was created"}
+}
+
+
 class KeyCreate(RequestBody):
     """POST /api/keys."""
 
     name: str = Field(min_length=1, max_length=200)
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[ScopeText] = Field(min_length=1)
 
 
 class SecretPut(RequestBody):
@@ -91,7 +97,7 @@ async def _put_secret(
     return {"name": name, "created": created}
 
 
-@router.put("/secrets/{name}", response_model=SecretSaved)
+@router.put("/secrets/{name}", response_model=SecretSaved, responses=CREATED_SECRET)
 async def put_secret(
     name: str, body: SecretPut, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -99,7 +105,7 @@ async def put_secret(
     return await _put_secret(services, principal, name, body.value, response)
 
 
-@router.post("/secrets", response_model=SecretSaved)
+@router.post("/secrets", response_model=SecretSaved, responses=CREATED_SECRET)
 async def create_secret(
     body: SecretCreate, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from fastapi import APIRouter
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
+from flowdeck.api.schemas import GranularityText
 from flowdeck.models import WorkflowAnalytics, WorkflowRelated
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["analytics"])
@@ -19,7 +20,7 @@ async def get_workflow_analytics(
     principal: PrincipalDep,
     services: ServicesDep,
     days: int = 30,
-    granularity: str = "daily",
+    granularity: GranularityText = "daily",
 ) -> dict[str, Any]:
     """KPIs, runs and success rate over time, cost by step type and per-step statistics."""
     return await services.analytics.analytics(

@@ -12,9 +12,17 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.links import RUN_LINKS, SSE, SSE_SCHEMA, STREAM_DESCRIPTION, links
 from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.api.schemas import EventSeq, Limit, Offset, ResumeRequest, RunRequest
+from flowdeck.api.schemas import (
+    EventSeq,
+    Limit,
+    Offset,
+    ResumeRequest,
+    RunRequest,
+    RunStatusText,
+)
 from flowdeck.models import RunChanged, RunEnvelope, RunList, RunPlan, RunStarted
 from flowdeck.services.views import run_detail, run_summary
 
@@ -26,7 +34,11 @@ router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["ru
     status_code=202,
     response_model=None,
     responses={
-        202: {"model": RunStarted, "description": "The run was queued"},
+        202: {
+            "model": RunStarted,
+            "description": "The run was queued",
+            "links": links("run_id", "run_id", RUN_LINKS),
+        },
         200: {"model": RunPlan, "description": "`dry_run`: the plan; nothing ran"},
     },
 )
@@ -66,7 +78,7 @@ async def list_workflow_runs(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    status: str | None = None,
+    status: RunStatusText | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
     cursor: str | None = None,
@@ -122,7 +134,11 @@ async def delete_run(run_id: str, principal: PrincipalDep, services: ServicesDep
     return Response(status_code=204)
 
 
-@router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)
+@router.get(
+    "/runs/{run_id}/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"description": STREAM_DESCRIPTION, "content": {SSE: {"schema": SSE_SCHEMA}}}},
+)
 async def stream_run(
     run_id: str,
     request: Request,

@@ -7,15 +7,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.links import WORKFLOW_LINKS, links
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import (
     Limit,
     Offset,
     RollbackRequest,
     StatusChange,
+    TriggerTypeText,
     ValidateRequest,
     VersionNumber,
     WorkflowCreate,
+    WorkflowStatusText,
     WorkflowUpdate,
 )
 from flowdeck.domain.records import Workflow, WorkflowFilter
@@ -64,8 +67,8 @@ async def detail_view(services: Services, principal: Principal, wf: Workflow) ->
 async def list_workflows(
     principal: PrincipalDep,
     services: ServicesDep,
-    status: str | None = None,
-    trigger_type: str | None = None,
+    status: WorkflowStatusText | None = None,
+    trigger_type: TriggerTypeText | None = None,
     tag: str | None = None,
     q: str | None = None,
     archived: bool | None = None,
@@ -91,7 +94,12 @@ async def list_workflows(
     }
 
 
-@router.post("", status_code=201, response_model=WorkflowCreated)
+@router.post(
+    "",
+    status_code=201,
+    response_model=WorkflowCreated,
+    responses={201: {"links": links("id", "workflow_id", WORKFLOW_LINKS)}},
+)
 async def create_workflow(
     body: WorkflowCreate, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
