@@ -29,7 +29,9 @@ from flowdeck.api.routes import (
     metrics,
     public,
     runs,
+    schedule_list,
     schedules,
+    schema,
     templates,
     workflows,
 )
@@ -91,7 +93,7 @@ def create_app(
     for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
         unkeyed = module in (public, hooks)
         app.include_router(module.router, dependencies=by_address if unkeyed else None)
-    for module in (agents, approvals, me):
+    for module in (agents, approvals, me, schema, schedule_list):
         app.include_router(module.router)
     app.include_router(workflows.router)
     app.router.routes.append(

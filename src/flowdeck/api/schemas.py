@@ -8,7 +8,9 @@ from typing import Annotated, Any, Literal
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from flowdeck.domain.definition_schema import Workflow
 from flowdeck.domain.limits import INT32_MAX, INT64_MAX
+from flowdeck.models.base import SchemaOf
 from flowdeck.models.enums import (
     Granularity,
     RunStatus,
@@ -57,7 +59,10 @@ class RequestBody(BaseModel):
     api_key: str | None = Field(default=None, exclude=True, description="Alternative to headers")
 
 
-Definition = dict[str, Any] | str
+# A definition as an object or as YAML/JSON text, with its metadata (slug, tags, schedules…).
+# Documented by the definition language's schema; checked by the validator, which reports
+# every problem at once as sentences.
+Definition = Annotated[dict[str, Any] | str, SchemaOf(Workflow, or_text=True)]
 
 
 class WorkflowCreate(RequestBody):
@@ -91,7 +96,7 @@ class WorkflowUpdate(RequestBody):
 class ValidateRequest(RequestBody):
     """POST /api/workflows/validate."""
 
-    definition: Any
+    definition: Annotated[Any, SchemaOf(Workflow, or_text=True)]
 
 
 class StatusChange(RequestBody):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, GetJsonSchemaHandler, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 # Timestamps leave the services already formatted (ISO 8601 UTC, `Z`, milliseconds); the
 # models keep that text as it is and declare it a date-time.
@@ -12,6 +14,24 @@ Timestamp = Annotated[str, WithJsonSchema({"type": "string", "format": "date-tim
 # Any JSON value (a step's output, a run's inputs): typed as what it is, not as an object.
 JsonValue = Annotated[Any, WithJsonSchema({"description": "Any JSON value"})]
 JsonObject = dict[str, Any]
+
+
+class SchemaOf:
+    """Annotated metadata: document a value with `model`'s schema, without validating it
+    (the value passes as it is; the model only describes it). `or_text`: YAML/JSON text too."""
+
+    def __init__(self, model: type[BaseModel], *, or_text: bool = False) -> None:
+        self.model = model
+        self.or_text = or_text
+
+    def __get_pydantic_json_schema__(
+        self, _core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(self.model.__pydantic_core_schema__)
+        if not self.or_text:
+            return schema
+        text = {"type": "string", "description": "The same, as YAML or JSON text"}
+        return {"anyOf": [schema, text]}
 
 
 class ApiModel(BaseModel):

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, WithJsonSchema
+from pydantic import Field
 
-from flowdeck.models.base import ApiModel, JsonValue, Paged, Timestamp
+from flowdeck.domain.definition_schema import WorkflowDefinitionSchema
+from flowdeck.models.base import ApiModel, JsonValue, Paged, SchemaOf, Timestamp
 from flowdeck.models.enums import TriggerType, Visibility, WorkflowStatus
 
 # A stored definition, as the server answers it. Its schema is the definition language's
 # (`WorkflowDefinition`); the value is passed through as stored, never re-validated (a plugin
 # step type is not in the built-in union).
-DefinitionOut = Annotated[
-    dict[str, Any],
-    WithJsonSchema(
-        {"type": "object", "additionalProperties": True, "description": "A workflow definition"}
-    ),
-]
+DefinitionOut = Annotated[dict[str, Any], SchemaOf(WorkflowDefinitionSchema)]
 
 
 class Permissions(ApiModel):

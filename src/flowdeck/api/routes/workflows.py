@@ -32,6 +32,7 @@ from flowdeck.models import (
     WorkflowDetail,
     WorkflowList,
 )
+from flowdeck.services import workflow_rules
 from flowdeck.services.auth import Principal
 from flowdeck.services.container import Services
 from flowdeck.services.views import (
@@ -103,17 +104,10 @@ async def list_workflows(
 async def create_workflow(
     body: WorkflowCreate, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
-    """Create a workflow from a definition."""
-    wf = await services.workflows.create(
-        principal,
-        body.definition,
-        trigger_type=body.trigger_type,
-        tags=body.tags,
-        description=body.description,
-        slug=body.slug,
-        status=body.status,
-        visibility=body.visibility,
-        legacy_webhook_signature=body.legacy_webhook_signature,
+    """Create a workflow from a definition (its slug, tags, schedules… applied too)."""
+    explicit = body.model_dump(include=body.model_fields_set - {"definition", "api_key"})
+    wf, _ = await workflow_rules.create_workflow(
+        services.workflows, services.schedules, principal, body.definition, explicit
     )
     response.headers["Location"] = f"/api/workflows/{wf.id}"
     _with_etag(response, wf.version)
@@ -151,8 +145,13 @@ async def update_workflow(
 ) -> dict[str, Any]:
     """Update any subset of a workflow; a changed definition makes a new version."""
     changes = body.model_dump(exclude_unset=True, exclude={"api_key"})
-    wf = await services.workflows.update(
-        principal, workflow_id, changes, if_match=_if_match(if_match)
+    wf, _ = await workflow_rules.update_workflow(
+        services.workflows,
+        services.schedules,
+        principal,
+        workflow_id,
+        changes,
+        if_match=_if_match(if_match),
     )
     _with_etag(response, wf.version)
     return await detail_view(services, principal, wf)
