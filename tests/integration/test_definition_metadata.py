@@ -205,3 +205,16 @@ async def test_schema_route_serves_the_definition_schema(api: Api) -> None:
         jsonschema.Draft202012Validator(schema).iter_errors({"name": "n", "steps": [step]})
     )
     assert errors  # a typo in a step's config is caught by the editor too
+
+
+async def test_put_changes_the_slug_and_refuses_a_taken_one(api: Api) -> None:
+    for name in ("One", "Two"):
+        body = {"definition": {"name": name, "steps": []}}
+        assert (await api.client.post("/api/workflows", json=body, headers=api.headers)).is_success
+    resp = await api.client.put("/api/workflows/one", json={"slug": "uno"}, headers=api.headers)
+    assert resp.status_code == 200 and resp.json()["slug"] == "uno"
+    assert (await api.client.get("/api/workflows/uno", headers=api.headers)).status_code == 200
+    taken = await api.client.put("/api/workflows/uno", json={"slug": "two"}, headers=api.headers)
+    _problem(taken, 409)
+    bad = await api.client.put("/api/workflows/uno", json={"slug": "runs"}, headers=api.headers)
+    assert "reserved" in _problem(bad, 422)["errors"][0]

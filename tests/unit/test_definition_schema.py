@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import get_args
 
 import jsonschema
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from flowdeck.cli.main import app
 from flowdeck.definition import STEP_MODELS, Workflow, workflow_json_schema
 from flowdeck.domain.definition import STEP_TYPES, StepDef, WorkflowDefinition
 from flowdeck.domain.definition_meta import METADATA_FIELDS
@@ -59,3 +62,9 @@ def test_metadata_is_validated_and_kept_out_of_the_definition() -> None:
     bad = validate_definition({**raw, "visibility": "secret", "schedules": [{"cron": 1}]})
     assert any(e.startswith("visibility") for e in bad.errors), bad.errors
     assert any(e.startswith("schedules[0].cron") for e in bad.errors), bad.errors
+
+
+def test_flowdeck_schema_prints_the_schema() -> None:
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == workflow_json_schema()

@@ -75,8 +75,8 @@ CONFLICTS = frozenset(
     }
 )
 PRECONDITIONS = frozenset({"update_workflow"})
-# Operations that take an id in the body (or a filter) which may name nothing.
-BODY_IDS = frozenset({"save_template", "fork_workflow", "list_approvals", "create_schedule"})
+# Operations that take an id in the body or a filter (not the path) which may name nothing.
+BODY_IDS = frozenset({"save_template", "fork_workflow", "list_approvals", "list_schedules"})
 # Routes with a bearer token of their own (not an API key).
 OWN_TOKENS = frozenset({"get_metrics"})
 

@@ -86,6 +86,7 @@ class WorkflowUpdate(RequestBody):
     definition: Definition | None = None
     change_summary: str | None = Field(default=None, max_length=500)
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    slug: str | None = Field(default=None, description="A new slug (the old one stops working)")
     description: str | None = None
     tags: list[str] | None = None
     trigger_type: TriggerTypeText | None = None
