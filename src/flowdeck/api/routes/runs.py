@@ -52,7 +52,7 @@ async def start_run(
     """Start a run (202), or plan one with `dry_run` (200)."""
     if body.dry_run:
         plan = await services.runs.plan(principal, workflow_id, input_data=body.input_data)
-        return JSONResponse(
+        answer = RunPlan.model_validate(
             {
                 "valid": plan.valid,
                 "errors": plan.errors,
@@ -63,6 +63,9 @@ async def start_run(
                 "estimate_basis": plan.estimate_basis,
             }
         )
+        # 200, not the route's 202: the answer's model is checked here, as response_model
+        # does for the other answers.
+        return JSONResponse(answer.model_dump(mode="json", exclude_unset=True))
     run, _created = await services.runs.start(
         principal,
         workflow_id,
