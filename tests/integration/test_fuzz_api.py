@@ -19,7 +19,12 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
 from schemathesis.python import asgi
@@ -232,6 +237,12 @@ def _operations() -> list[tuple[str, str]]:
 OPERATIONS = _operations()
 
 
+# Drawing bodies from the definition language's schema (a union of ten step types) takes
+# tens of seconds for the workflow operations on a busy machine; the server's part is small.
+FUZZ_TIMEOUT = 240
+
+
+@pytest.mark.timeout(FUZZ_TIMEOUT)
 @pytest.mark.parametrize(("method", "path"), OPERATIONS, ids=[f"{m} {p}" for m, p in OPERATIONS])
 def test_no_request_gets_a_server_error(fuzz_schema: Any, method: str, path: str) -> None:
     operation = fuzz_schema[path][method]
@@ -261,3 +272,66 @@ def test_no_request_gets_a_server_error(fuzz_schema: Any, method: str, path: str
     ):
         case.call_and_validate(checks=[not_a_server_error])
     answers_without_a_server_error()
+
+
+# Routes whose answers are checked against the document too: every status and content type
+# documented, every body valid against its schema.
+CONFORMANCE_SAMPLE = [
+    ("GET", "/api/workflows"),
+    ("POST", "/api/workflows"),
+    ("GET", "/api/workflows/{workflow_id}"),
+    ("PUT", "/api/workflows/{workflow_id}"),
+    ("POST", "/api/workflows/{workflow_id}/run"),
+    ("GET", "/api/workflows/runs/{run_id}"),
+    ("GET", "/api/workflows/{workflow_id}/versions"),
+    ("GET", "/api/schedules"),
+    ("PATCH", "/api/workflows/schedules/{schedule_id}"),
+    ("GET", "/api/agents/{agent_id}"),
+    ("GET", "/api/approvals"),
+    ("GET", "/api/me"),
+    ("POST", "/api/workflows/validate"),
+    ("GET", "/api/workflows/{workflow_id}/analytics"),
+    ("GET", "/api/workflows/{workflow_id}/related"),
+    ("GET", "/api/workflows/{workflow_id}/diff"),
+    ("POST", "/api/workflows/{workflow_id}/clone"),
+    ("POST", "/api/workflows/runs/{run_id}/resume"),
+    ("GET", "/api/trash"),
+    ("GET", "/api/workflows/templates"),
+    ("GET", "/api/keys"),
+    ("GET", "/api/public/{workspace_slug}/workflows/{slug}"),
+    ("GET", "/api/schema/workflow.json"),
+    ("POST", "/api/workflows/runs/{run_id}/steps/{step_id}/approve"),
+]
+CONFORMANCE_EXAMPLES = 10
+
+
+@pytest.mark.timeout(FUZZ_TIMEOUT)
+@pytest.mark.parametrize(
+    ("method", "path"), CONFORMANCE_SAMPLE, ids=[f"{m} {p}" for m, p in CONFORMANCE_SAMPLE]
+)
+def test_answers_conform_to_the_document(fuzz_schema: Any, method: str, path: str) -> None:
+    operation = fuzz_schema[path][method]
+    cases = st.one_of(
+        operation.as_strategy(GenerationMode.POSITIVE),
+        operation.as_strategy(GenerationMode.NEGATIVE),
+    )
+    checks = [
+        not_a_server_error,
+        status_code_conformance,
+        content_type_conformance,
+        response_schema_conformance,
+    ]
+
+    @settings(
+        max_examples=CONFORMANCE_EXAMPLES,
+        derandomize=True,
+        deadline=None,
+        database=None,
+        phases=[Phase.explicit, Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=cases)
+    def answers_as_documented(case: Any) -> None:
+        case.call_and_validate(checks=checks)
+
+    answers_as_documented()

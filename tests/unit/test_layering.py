@@ -45,6 +45,18 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "starlette",
         "sqlalchemy",
     ),
+    # The API's response models: shared by the server and the client, so only domain below.
+    "models": (
+        "flowdeck.engine",
+        "flowdeck.services",
+        "flowdeck.store",
+        "flowdeck.api",
+        "flowdeck.cli",
+        "flowdeck.mcp",
+        "fastapi",
+        "starlette",
+        "sqlalchemy",
+    ),
     "store": (
         "flowdeck.engine",
         "flowdeck.services",

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
+from fastapi.utils import generate_unique_id
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -14,6 +16,7 @@ from flowdeck import __version__
 from flowdeck.api import problems
 from flowdeck.api.limits import BodySizeLimit
 from flowdeck.api.observability import RequestObserver
+from flowdeck.api.openapi import build_openapi
 from flowdeck.api.ratelimit import AuthFailureGuard, RateLimits, limit_by_address
 from flowdeck.api.routes import (
     admin,
@@ -27,7 +30,9 @@ from flowdeck.api.routes import (
     metrics,
     public,
     runs,
+    schedule_list,
     schedules,
+    schema,
     templates,
     workflows,
 )
@@ -79,8 +84,10 @@ def create_app(
         # /docs and /redoc come from the UI, with their assets served locally (no CDN).
         docs_url=None,
         redoc_url=None,
+        generate_unique_id_function=operation_id,
     )
     problems.install(app)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     limiter = RateLimits.from_settings(settings)
     app.state.rate_limits = limiter
     app.include_router(health.router)
@@ -91,7 +98,7 @@ def create_app(
     for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
         unkeyed = module in (public, hooks)
         app.include_router(module.router, dependencies=by_address if unkeyed else None)
-    for module in (agents, approvals, me):
+    for module in (agents, approvals, me, schema, schedule_list):
         app.include_router(module.router)
     app.include_router(runs.workspace_router)
     app.include_router(workflows.router)
@@ -107,6 +114,14 @@ def create_app(
     # Outermost: every answer is measured, a rate limit's 429 included.
     app.add_middleware(RequestObserver, log_requests=settings.access_log_on)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """Flowdeck's own routes are named by their function (`get_run`): short, stable ids for
+    generated clients. Other routes keep FastAPI's longer, collision-free default."""
+    if route.endpoint.__module__.startswith("flowdeck.api.routes."):
+        return route.name
+    return generate_unique_id(route)
 
 
 class _McpRoute:

@@ -27,7 +27,16 @@ FIRST_DELAY = 0.05
 
 
 class RetryingRoute(GuardedRoute):
-    """A GuardedRoute whose handler is retried on `DatabaseBusy` (see the module docstring)."""
+    """A GuardedRoute whose handler is retried on `DatabaseBusy` (see the module docstring).
+
+    Its response model serializes only the fields the handler answered: a view leaves out a
+    field it has nothing to say about (`deleted_at` of a live workflow), and the model keeps
+    it out rather than adding a null.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        kwargs["response_model_exclude_unset"] = True
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()

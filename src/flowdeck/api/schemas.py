@@ -2,12 +2,41 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from annotated_types import Ge, Le
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from flowdeck.domain.definition_schema import Workflow
 from flowdeck.domain.limits import INT32_MAX, INT64_MAX
+from flowdeck.models.base import SchemaOf
+from flowdeck.models.enums import (
+    Granularity,
+    RunStatus,
+    RunTrigger,
+    Scope,
+    TriggerType,
+    Visibility,
+    WorkflowStatus,
+)
+
+
+def one_of(choices: type[StrEnum]) -> WithJsonSchema:
+    """Document a text field as the enum it is, while the service checks the value: its 422
+    names the field and the choices in one sentence, as for every other rule."""
+    return WithJsonSchema(
+        {"type": "string", "enum": [c.value for c in choices], "title": choices.__name__}
+    )
+
+
+WorkflowStatusText = Annotated[str, one_of(WorkflowStatus)]
+TriggerTypeText = Annotated[str, one_of(TriggerType)]
+VisibilityText = Annotated[str, one_of(Visibility)]
+RunStatusText = Annotated[str, one_of(RunStatus)]
+RunTriggerText = Annotated[str, one_of(RunTrigger)]
+ScopeText = Annotated[str, one_of(Scope)]
+GranularityText = Annotated[str, one_of(Granularity)]
 
 # Integers that reach the database are bounded by its column types (or tighter), in path,
 # query, header and body alike: one out of range is a 422 naming it, never a driver error.
@@ -30,19 +59,22 @@ class RequestBody(BaseModel):
     api_key: str | None = Field(default=None, exclude=True, description="Alternative to headers")
 
 
-Definition = dict[str, Any] | str
+# A definition as an object or as YAML/JSON text, with its metadata (slug, tags, schedules…).
+# Documented by the definition language's schema; checked by the validator, which reports
+# every problem at once as sentences.
+Definition = Annotated[dict[str, Any] | str, SchemaOf(Workflow, or_text=True)]
 
 
 class WorkflowCreate(RequestBody):
     """POST /api/workflows."""
 
     definition: Definition = Field(description="The definition, as an object or YAML/JSON text")
-    trigger_type: str = "manual"
+    trigger_type: TriggerTypeText = "manual"
     tags: list[str] = Field(default_factory=list)
     description: str | None = None
     slug: str | None = None
-    status: str = "active"
-    visibility: str = "private"
+    status: WorkflowStatusText = "active"
+    visibility: VisibilityText = "private"
     legacy_webhook_signature: bool = Field(
         default=False, description="Inbound hooks also accept X-Flowdeck-Signature (legacy)"
     )
@@ -54,23 +86,24 @@ class WorkflowUpdate(RequestBody):
     definition: Definition | None = None
     change_summary: str | None = Field(default=None, max_length=500)
     name: str | None = Field(default=None, min_length=1, max_length=200)
+    slug: str | None = Field(default=None, description="A new slug (the old one stops working)")
     description: str | None = None
     tags: list[str] | None = None
-    trigger_type: str | None = None
-    visibility: str | None = None
+    trigger_type: TriggerTypeText | None = None
+    visibility: VisibilityText | None = None
     legacy_webhook_signature: bool | None = None
 
 
 class ValidateRequest(RequestBody):
     """POST /api/workflows/validate."""
 
-    definition: Any
+    definition: Annotated[Any, SchemaOf(Workflow, or_text=True)]
 
 
 class StatusChange(RequestBody):
     """PATCH /api/workflows/{id}/status."""
 
-    status: str
+    status: WorkflowStatusText
 
 
 class RollbackRequest(RequestBody):
@@ -83,7 +116,7 @@ class RunRequest(RequestBody):
     """POST /api/workflows/{id}/run."""
 
     input_data: dict[str, Any] = Field(default_factory=dict)
-    trigger: str = "manual"
+    trigger: RunTriggerText = "manual"
     dry_run: bool = False
 
 

@@ -166,6 +166,14 @@ def validate(
         raise typer.Exit(1)
 
 
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a definition file (for editors: yaml-language-server)."""
+    from flowdeck.definition import workflow_json_schema
+
+    sys.stdout.write(json.dumps(workflow_json_schema(), indent=2) + "\n")
+
+
 @app.command("run")
 def run_command(
     target: Annotated[

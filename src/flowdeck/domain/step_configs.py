@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Self, get_args
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     BaseModel,
@@ -19,6 +18,10 @@ from pydantic import (
     model_validator,
 )
 
+from flowdeck.domain.config_errors import error_message as error_message
+from flowdeck.domain.config_errors import error_sentences as error_sentences
+from flowdeck.domain.config_errors import format_location as format_location
+from flowdeck.domain.config_errors import summarize_errors as summarize_errors
 from flowdeck.domain.definition import MAX_TIMEOUT_SECONDS
 from flowdeck.domain.templating import is_template
 
@@ -66,23 +69,31 @@ NO_FACTS = StepFacts()
 class _Config(BaseModel):
     """Base for step configs: unknown keys are errors, so typos are reported."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
     facts: ClassVar[StepFacts] = NO_FACTS
 
 
 class HttpRequestConfig(_Config):
     """`http_request`: call an HTTP API."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
 
     method: HttpMethod = "GET"
+    """The HTTP method."""
     url: str = Field(min_length=1)
+    """The URL (a template: `https://api.example.com/{{ inputs.id }}`)."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """Request headers; values may be templates (`Bearer {{ secrets.TOKEN }}`)."""
     params: dict[str, Any] = Field(default_factory=dict)
+    """Query parameters, added to the URL."""
     json_: Any = Field(default=None, alias="json")
+    """A JSON body (any JSON with templates); exclusive with `body`."""
     body: str | None = None
+    """A text body; exclusive with `json`."""
     timeout_seconds: Timeout | None = None
+    """Give up on the request after this long (the step's timeout still applies)."""
     expect_status: list[HttpStatus] | None = None
+    """Statuses that count as success; by default any 2xx (others fail the step)."""
 
     @field_validator("method", mode="before")
     @classmethod
@@ -102,9 +113,13 @@ class ScriptConfig(_Config):
     facts = StepFacts(verbatim=("code",), reads_all_ancestors=True)
 
     language: Literal["python", "bash"]
+    """`python` or `bash`."""
     code: str = Field(min_length=1)
+    """The code, run as is (not a template); the run context arrives as JSON on stdin."""
     env: dict[str, str] = Field(default_factory=dict)
+    """Extra environment variables (templates); the rest of the environment is scrubbed."""
     timeout_seconds: Timeout | None = None
+    """Kill the script's whole process tree after this long."""
 
     @field_validator("code")
     @classmethod
@@ -118,9 +133,13 @@ class AgentTaskConfig(_Config):
     """`agent_task`: ask an agent (an OpenAI-compatible model) to reach a goal."""
 
     agent_id: str = Field(min_length=1)
+    """The agent (its id or name) whose model, instructions and prices are used."""
     goal: str = Field(min_length=1)
+    """What to do (a template)."""
     context: Any = None
+    """Anything the agent should see with the goal (any JSON with templates)."""
     output_schema: dict[str, Any] | None = None
+    """A JSON Schema the reply must match; the reply is then parsed into `text`."""
 
     @field_validator("output_schema")
     @classmethod
@@ -134,19 +153,24 @@ class AgentTaskConfig(_Config):
 class ConditionConfig(_Config):
     """`condition`: evaluate an expression and skip the untaken branch."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, use_attribute_docstrings=True)
     facts = StepFacts(expressions=("expression",), branches=("then", "else"), pure=True)
 
     expression: str = Field(min_length=1)
+    """An expression (no braces): `steps.fetch.output.status_code == 200`."""
     then: list[str] = Field(default_factory=list)
+    """Steps to run when the expression is true (the `else` steps are skipped)."""
     else_: list[str] = Field(default_factory=list, alias="else")
+    """Steps to run when it is false (the `then` steps are skipped)."""
 
 
 class LoopBody(_Config):
     """The step a loop runs once per item: a type and its config."""
 
     type: str = Field(min_length=1)
+    """The body's step type (not `loop` or `approval`)."""
     config: dict[str, Any] = Field(default_factory=dict)
+    """The body's config, as that step type takes it."""
 
 
 class LoopConfig(_Config):
@@ -155,9 +179,13 @@ class LoopConfig(_Config):
     facts = StepFacts(expressions=("items",), loop_body="step", pure=True)
 
     items: str | list[Any]
+    """An expression giving a list (`steps.extract.output.rows`), or a literal list."""
     step: LoopBody
+    """The body, run once per item with `loop.item` and `loop.index` in its templates."""
     concurrency: int = Field(default=1, ge=1, le=1000)
+    """How many iterations may run at the same time."""
     fail_fast: bool = True
+    """Stop starting iterations after the first one fails."""
 
     @field_validator("items", mode="before")
     @classmethod
@@ -196,7 +224,9 @@ class WaitConfig(_Config):
     """`wait`: pause durably for a number of seconds or until a timestamp."""
 
     seconds: float | str | None = None
+    """How long to wait (a number, or a template giving one)."""
     until: str | None = None
+    """An ISO 8601 time to wait for (or a template); give `seconds` or `until`."""
 
     @field_validator("seconds", mode="before")
     @classmethod
@@ -241,10 +271,15 @@ class WebhookConfig(_Config):
     """`webhook`: send an outbound request, optionally HMAC-signed; non-2xx fails."""
 
     url: str = Field(min_length=1)
+    """Where to send the request (a template)."""
     method: HttpMethod = "POST"
+    """The HTTP method."""
     payload: Any = None
+    """The JSON body (any JSON with templates)."""
     headers: dict[str, str] = Field(default_factory=dict)
+    """Request headers; values may be templates."""
     secret: str | None = None
+    """Signs the body: `X-Flowdeck-Signature: sha256=<HMAC-SHA256 hex>`."""
 
     @field_validator("method", mode="before")
     @classmethod
@@ -256,8 +291,11 @@ class ApprovalConfig(_Config):
     """`approval`: wait for a person to approve or reject."""
 
     message: str = "Approval required"
+    """What the approver is asked (a template)."""
     timeout_seconds: Timeout | None = None
+    """Decide automatically after this long (see `on_timeout`); none: wait forever."""
     on_timeout: Literal["reject", "approve"] = "reject"
+    """What a timeout decides."""
 
 
 class TransformConfig(_Config):
@@ -266,6 +304,7 @@ class TransformConfig(_Config):
     facts = StepFacts(pure=True)
 
     value: Any
+    """Any JSON; templates in it are evaluated (`{{ steps.a.output | length }}`)."""
 
 
 class WorkflowConfig(_Config):
@@ -274,7 +313,9 @@ class WorkflowConfig(_Config):
     facts = StepFacts(child_workflow="workflow_id")
 
     workflow_id: str = Field(min_length=1)
+    """The child workflow (id or slug) in the same workspace."""
     input_data: dict[str, Any] = Field(default_factory=dict)
+    """The child run's inputs (templates)."""
 
 
 BUILTIN_STEP_CONFIGS: dict[str, type[BaseModel]] = {
@@ -322,82 +363,3 @@ def loop_body_type_problem(step_type: str, registry: StepConfigRegistry) -> str 
         known = ", ".join(t for t in registry if t not in LOOP_BODY_FORBIDDEN)
         return f"unknown type '{step_type}'; known types: {known}"
     return None
-
-
-def format_location(loc: tuple[int | str, ...]) -> str:
-    """Render a pydantic error location as `a.b[2].c`."""
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def error_message(error: Mapping[str, Any]) -> str:
-    """A pydantic error's message without pydantic's 'Value error, ' prefix."""
-    if error.get("type") in ("value_error", "assertion_error"):
-        ctx = error.get("ctx") or {}
-        if "error" in ctx:
-            return str(ctx["error"])
-    return str(error.get("msg", "invalid value"))
-
-
-def summarize_errors(exc: ValidationError) -> str:
-    """All errors of `exc` on one line: `loc: message; loc: message`."""
-    parts = []
-    for error in exc.errors():
-        where = format_location(tuple(error["loc"]))
-        message = error_message(error)
-        parts.append(f"{where}: {message}" if where else message)
-    return "; ".join(parts)
-
-
-def _model_in(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in get_args(annotation):
-        found = _model_in(arg)
-        if found is not None:
-            return found
-    return None
-
-
-def _fields_at(model: type[BaseModel] | None, loc: tuple[int | str, ...]) -> list[str]:
-    """The field names (aliases when set) of the model found at `loc` inside `model`."""
-    for part in loc:
-        if model is None:
-            return []
-        if isinstance(part, str):
-            fields = model.model_fields.items()
-            info = next((f for name, f in fields if part in (name, f.alias)), None)
-            model = _model_in(info.annotation) if info is not None else None
-    return [f.alias or name for name, f in model.model_fields.items()] if model else []
-
-
-def error_sentences(
-    exc: ValidationError, model: type[BaseModel], *, label: str = "", base: str = ""
-) -> list[str]:
-    """Pydantic errors as `<label>: <base>.<location>: <message>` sentences, with typo hints."""
-    out = []
-    for error in exc.errors():
-        loc = tuple(error["loc"])
-        message = error_message(error)
-        if error["type"] == "extra_forbidden" and loc and isinstance(loc[-1], str):
-            close = difflib.get_close_matches(loc[-1], _fields_at(model, loc[:-1]), n=1)
-            message = "unknown field" + (f" (did you mean '{close[0]}'?)" if close else "")
-        elif error["type"] == "string_pattern_mismatch" and loc == ("id",):
-            message = "may only contain letters, digits, '_' and '-'"
-        elif loc and (error["type"] == "invalid_key" or loc[-1] == "[key]"):
-            # YAML allows keys such as `1:`; JSON data does not.
-            loc = loc[:-1] if loc[-1] == "[key]" else loc
-            loc, message = loc[:-1], f"key {loc[-1]!r} must be a string"
-        where = format_location(loc)
-        if base:
-            where = (
-                f"{base}{where}" if where.startswith("[") else ".".join(filter(None, (base, where)))
-            )
-        parts = [p for p in (label, where) if p]
-        out.append(": ".join([*parts, message]))
-    return out

@@ -15,6 +15,7 @@ from flowdeck.domain import templating
 from flowdeck.domain.branch_checks import branch_problems
 from flowdeck.domain.credentials import credential_warnings
 from flowdeck.domain.definition import InputSpec, StepDef, WorkflowDefinition
+from flowdeck.domain.definition_meta import split_metadata
 from flowdeck.domain.definition_text import DefinitionParseError as DefinitionParseError
 from flowdeck.domain.definition_text import load_definition_text as load_definition_text
 from flowdeck.domain.graph import ancestor_map, ancestors, find_cycles
@@ -321,10 +322,13 @@ def validate_definition(
     problems = _limit_problems(raw, max_bytes)
     if problems:
         return ValidationResult(problems, [], None)
+    # slug, tags, schedules…: the workflow's metadata, checked here, applied by the server.
+    raw, _, meta_errors = split_metadata(raw)
     validator = _Validator(
         step_configs if step_configs is not None else BUILTIN_STEP_CONFIGS, max_steps
     )
     validator.run(raw)
+    validator.errors += meta_errors
     definition = None
     if not validator.errors:
         try:

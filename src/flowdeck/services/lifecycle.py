@@ -23,6 +23,7 @@ from flowdeck.domain.clock import Clock
 from flowdeck.domain.credentials import mask_credentials
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Page, Run, Workflow, WorkflowFilter, WorkflowVersion
+from flowdeck.domain.slugs import slug_problem, slugify
 from flowdeck.engine.nesting import is_active
 from flowdeck.engine.runtime import Runtime
 from flowdeck.errors import Conflict, FlowdeckError, Forbidden, InvalidInput, NotFound
@@ -32,7 +33,6 @@ from flowdeck.services.ports import StorePort, TxPort
 from flowdeck.services.retention import RetentionService
 from flowdeck.services.runs import RunService
 from flowdeck.services.scope import load_workflow
-from flowdeck.services.workflows import _SLUG_RE, RESERVED_SLUGS, slugify
 
 log = logging.getLogger("flowdeck.lifecycle")
 
@@ -347,10 +347,9 @@ class LifecycleService:
         errors = []
         if not name or len(name) > 200:
             errors.append("name must be 1 to 200 characters")
-        if slug is not None and not _SLUG_RE.match(slug):
-            errors.append(f"slug '{slug}' must be lowercase letters, digits and hyphens")
-        elif slug in RESERVED_SLUGS:
-            errors.append(f"slug '{slug}' is reserved; choose another")
+        problem = None if slug is None else slug_problem(slug)
+        if problem is not None:
+            errors.append(problem)
         if errors:
             raise InvalidInput(f"Invalid {kind}", errors=errors)
         slug = slug or slugify(name)

@@ -142,6 +142,16 @@ class TxPort(EngineTx, Protocol):
     async def list_schedules(
         self, workflow_id: str, *, limit: int, offset: int = 0, before_id: str | None = None
     ) -> Page[Schedule]: ...
+    async def list_workspace_schedules(
+        self,
+        workspace_id: str,
+        *,
+        workflow_id: str | None = None,
+        enabled: bool | None = None,
+        limit: int,
+        offset: int = 0,
+        before_id: str | None = None,
+    ) -> Page[Schedule]: ...
     async def update_schedule(self, schedule_id: str, values: dict[str, Any]) -> bool: ...
     async def delete_schedule(self, schedule_id: str) -> bool: ...
     async def due_schedules(

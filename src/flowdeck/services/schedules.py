@@ -158,6 +158,34 @@ class ScheduleService:
                 wf.id, limit=limit, offset=0 if cursor else offset, before_id=cursor
             )
 
+    async def list_workspace_schedules(
+        self,
+        principal: Principal,
+        *,
+        workflow_id: str | None = None,
+        enabled: bool | None = None,
+        limit: int = 50,
+        offset: int = 0,
+        cursor: str | None = None,
+    ) -> Page[Schedule]:
+        """A page of every schedule in the workspace (of one workflow, by id or slug, when
+        `workflow_id` is given), newest first."""
+        principal.require("workflows:read")
+        if cursor is not None and not cursor.startswith("sched_"):
+            raise InvalidInput("Invalid cursor", errors=[f"cursor '{cursor}' is not a schedule id"])
+        async with self.store.read() as tx:
+            wf_id = None
+            if workflow_id is not None:
+                wf_id = (await load_workflow(tx, principal, workflow_id)).id
+            return await tx.list_workspace_schedules(
+                principal.workspace_id,
+                workflow_id=wf_id,
+                enabled=enabled,
+                limit=limit,
+                offset=0 if cursor else offset,
+                before_id=cursor,
+            )
+
     async def get(self, principal: Principal, schedule_id: str) -> Schedule:
         """One schedule."""
         principal.require("workflows:read")

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +20,8 @@ from flowdeck.domain.records import (
     WorkflowFilter,
     WorkflowVersion,
 )
+from flowdeck.domain.slugs import slug_problem
+from flowdeck.domain.slugs import slugify as slugify  # re-exported: callers import it here
 from flowdeck.domain.step_configs import StepConfigRegistry
 from flowdeck.domain.validation import (
     DefinitionParseError,
@@ -34,21 +34,7 @@ from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
 from flowdeck.services.scope import load_workflow
 
-_SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 VISIBILITIES = ("private", "public")
-# Paths under /api/workflows that a slug may not take.
-RESERVED_SLUGS = frozenset(
-    {"templates", "runs", "schedules", "validate", "bulk-delete", "fork", "trash"}
-)
-
-
-def slugify(name: str) -> str:
-    """A URL slug from a display name ("Fetch and notify" → "fetch-and-notify")."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:90].strip("-")
-    if slug in RESERVED_SLUGS:
-        slug += "-workflow"
-    return slug or "workflow"
 
 
 def _canonical(definition: Mapping[str, Any]) -> str:
@@ -61,10 +47,9 @@ def _check_choice(value: str | None, field: str, choices: Sequence[str], errors:
 
 
 def _check_slug(slug: str | None, errors: list[str]) -> None:
-    if slug is not None and not _SLUG_RE.match(slug):
-        errors.append(f"slug '{slug}' must be lowercase letters, digits and hyphens (at most 100)")
-    elif slug in RESERVED_SLUGS:
-        errors.append(f"slug '{slug}' is reserved; choose another")
+    problem = None if slug is None else slug_problem(slug)
+    if problem is not None:
+        errors.append(problem)
 
 
 def _check_tags(tags: Sequence[str] | None, errors: list[str]) -> tuple[str, ...] | None:
@@ -263,13 +248,14 @@ class WorkflowService:
         *,
         if_match: int | None = None,
     ) -> Workflow:
-        """Apply any subset of definition, change_summary, name, description, tags,
+        """Apply any subset of definition, change_summary, name, description, tags, slug,
         trigger_type, visibility, legacy_webhook_signature; a changed definition (name and
         description are part of it) makes a new version."""
         principal.require("workflows:write")
         errors: list[str] = []
         _check_choice(changes.get("trigger_type"), "trigger_type", TRIGGER_TYPES, errors)
         _check_choice(changes.get("visibility"), "visibility", VISIBILITIES, errors)
+        _check_slug(changes.get("slug"), errors)
         tags = _check_tags(changes.get("tags"), errors)
         overrides = {f: changes[f] for f in ("name", "description") if changes.get(f) is not None}
         result: ValidationResult | None = None
@@ -297,6 +283,10 @@ class WorkflowService:
             values: dict[str, Any] = {}
             if tags is not None:
                 values["tags"] = tags
+            slug = changes.get("slug")
+            if slug is not None and slug != wf.slug:
+                await self._ensure_unique(tx, wf.workspace_id, slug=slug)
+                values["slug"] = slug
             for field in ("trigger_type", "visibility", "legacy_webhook_signature"):
                 if changes.get(field) is not None:
                     values[field] = changes[field]

@@ -71,6 +71,40 @@ class ScheduleQueries(Queries):
     ) -> Page[Schedule]:
         """A page of a workflow's schedules, newest first, with the total."""
         conds: list[sa.ColumnElement[bool]] = [_C.workflow_id == workflow_id]
+        return await self._schedule_page(conds, limit, offset, before_id)
+
+    async def list_workspace_schedules(
+        self,
+        workspace_id: str,
+        *,
+        workflow_id: str | None = None,
+        enabled: bool | None = None,
+        limit: int,
+        offset: int = 0,
+        before_id: str | None = None,
+    ) -> Page[Schedule]:
+        """A page of the workspace's schedules, newest first; those of trashed workflows
+        are left out (they cannot fire until the workflow is restored)."""
+        live = sa.select(workflows.c.id).where(
+            workflows.c.workspace_id == workspace_id, workflows.c.deleted_at.is_(None)
+        )
+        conds: list[sa.ColumnElement[bool]] = [
+            _C.workspace_id == workspace_id,
+            _C.workflow_id.in_(live.scalar_subquery()),
+        ]
+        if workflow_id is not None:
+            conds.append(_C.workflow_id == workflow_id)
+        if enabled is not None:
+            conds.append(_C.enabled == enabled)
+        return await self._schedule_page(conds, limit, offset, before_id)
+
+    async def _schedule_page(
+        self,
+        conds: list[sa.ColumnElement[bool]],
+        limit: int,
+        offset: int,
+        before_id: str | None,
+    ) -> Page[Schedule]:
         total = (
             await self.conn.execute(sa.select(sa.func.count()).select_from(schedules).where(*conds))
         ).scalar_one()

@@ -9,18 +9,32 @@ from pydantic import Field
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.api.schemas import Limit, Offset, RequestBody
+from flowdeck.api.schemas import Limit, Offset, RequestBody, ScopeText
 from flowdeck.domain.clock import isoformat
+from flowdeck.models import (
+    ApiKeyCreated,
+    ApiKeyList,
+    SecretList,
+    SecretSaved,
+    WorkspaceCreated,
+    WorkspaceList,
+)
 from flowdeck.services.views import api_key_view, workspace_view
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api", tags=["administration"])
+
+
+# A secret put for the first time answers 201, a replaced one 200.
+CREATED_SECRET: dict[int | str, dict[str, Any]] = {
+    201: {"model": SecretSaved, "description": "The secret was created"}
+}
 
 
 class KeyCreate(RequestBody):
     """POST /api/keys."""
 
     name: str = Field(min_length=1, max_length=200)
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[ScopeText] = Field(min_length=1)
 
 
 class SecretPut(RequestBody):
@@ -42,7 +56,7 @@ class WorkspaceCreate(RequestBody):
     name: str | None = None
 
 
-@router.post("/keys", status_code=201)
+@router.post("/keys", status_code=201, response_model=ApiKeyCreated)
 async def create_key(
     body: KeyCreate, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -51,7 +65,7 @@ async def create_key(
     return {"key": api_key_view(key), "secret": secret}
 
 
-@router.get("/keys")
+@router.get("/keys", response_model=ApiKeyList)
 async def list_keys(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -83,7 +97,7 @@ async def _put_secret(
     return {"name": name, "created": created}
 
 
-@router.put("/secrets/{name}")
+@router.put("/secrets/{name}", response_model=SecretSaved, responses=CREATED_SECRET)
 async def put_secret(
     name: str, body: SecretPut, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -91,7 +105,7 @@ async def put_secret(
     return await _put_secret(services, principal, name, body.value, response)
 
 
-@router.post("/secrets")
+@router.post("/secrets", response_model=SecretSaved, responses=CREATED_SECRET)
 async def create_secret(
     body: SecretCreate, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -99,7 +113,7 @@ async def create_secret(
     return await _put_secret(services, principal, body.name, body.value, response)
 
 
-@router.get("/secrets")
+@router.get("/secrets", response_model=SecretList)
 async def list_secrets(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -131,7 +145,7 @@ async def delete_secret(name: str, principal: PrincipalDep, services: ServicesDe
     return Response(status_code=204)
 
 
-@router.get("/workspaces")
+@router.get("/workspaces", response_model=WorkspaceList)
 async def list_workspaces(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -150,7 +164,7 @@ async def list_workspaces(
     }
 
 
-@router.post("/workspaces", status_code=201)
+@router.post("/workspaces", status_code=201, response_model=WorkspaceCreated)
 async def create_workspace(
     body: WorkspaceCreate, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from pydantic import Field
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, MaxTokens, Offset, RequestBody
+from flowdeck.models import AgentCreated, AgentEnvelope, AgentList
 from flowdeck.services.agents import agent_view
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/agents", tags=["agents"])
@@ -31,7 +32,7 @@ class AgentFields(RequestBody):
     price_per_1k_output: float | None = Field(default=None, description="Credits per 1,000")
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=AgentCreated)
 async def create_agent(
     body: AgentFields, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -41,7 +42,7 @@ async def create_agent(
     return {"id": agent.id, "agent": agent_view(agent)}
 
 
-@router.get("")
+@router.get("", response_model=AgentList)
 async def list_agents(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -58,14 +59,14 @@ async def list_agents(
     }
 
 
-@router.get("/{agent_id}")
+@router.get("/{agent_id}", response_model=AgentEnvelope)
 async def get_agent(agent_id: str, principal: PrincipalDep, services: ServicesDep) -> Any:
     """One agent, by id or name."""
     return {"agent": agent_view(await services.agents.get(principal, agent_id))}
 
 
-@router.put("/{agent_id}")
-@router.patch("/{agent_id}")
+@router.put("/{agent_id}", response_model=AgentEnvelope, name="put_agent")
+@router.patch("/{agent_id}", response_model=AgentEnvelope)
 async def update_agent(
     agent_id: str, body: AgentFields, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:

@@ -8,17 +8,19 @@ from fastapi import APIRouter
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
+from flowdeck.api.schemas import GranularityText
+from flowdeck.models import WorkflowAnalytics, WorkflowRelated
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["analytics"])
 
 
-@router.get("/{workflow_id}/analytics")
-async def workflow_analytics(
+@router.get("/{workflow_id}/analytics", response_model=WorkflowAnalytics)
+async def get_workflow_analytics(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
     days: int = 30,
-    granularity: str = "daily",
+    granularity: GranularityText = "daily",
 ) -> dict[str, Any]:
     """KPIs, runs and success rate over time, cost by step type and per-step statistics."""
     return await services.analytics.analytics(
@@ -26,8 +28,8 @@ async def workflow_analytics(
     )
 
 
-@router.get("/{workflow_id}/related")
-async def workflow_related(
+@router.get("/{workflow_id}/related", response_model=WorkflowRelated)
+async def get_workflow_related(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Schedules, templates saved from it, clones and forks of it, and its source."""

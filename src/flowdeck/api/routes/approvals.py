@@ -10,6 +10,7 @@ from pydantic import Field
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
+from flowdeck.models import ApprovalDecision, ApprovalList
 from flowdeck.services.approvals import MAX_COMMENT, approval_view, decision_view
 
 router = APIRouter(route_class=RetryingRoute, tags=["approvals"])
@@ -21,7 +22,7 @@ class DecisionRequest(RequestBody):
     comment: str | None = Field(default=None, max_length=MAX_COMMENT)
 
 
-@router.get("/api/approvals")
+@router.get("/api/approvals", response_model=ApprovalList)
 async def list_approvals(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -41,7 +42,9 @@ async def list_approvals(
     }
 
 
-@router.post("/api/workflows/runs/{run_id}/steps/{step_id}/approve")
+@router.post(
+    "/api/workflows/runs/{run_id}/steps/{step_id}/approve", response_model=ApprovalDecision
+)
 async def approve_step(
     run_id: str,
     step_id: str,
@@ -56,7 +59,7 @@ async def approve_step(
     return decision_view(decision)
 
 
-@router.post("/api/workflows/runs/{run_id}/steps/{step_id}/reject")
+@router.post("/api/workflows/runs/{run_id}/steps/{step_id}/reject", response_model=ApprovalDecision)
 async def reject_step(
     run_id: str,
     step_id: str,

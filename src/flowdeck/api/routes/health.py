@@ -10,17 +10,18 @@ from flowdeck import __version__
 from flowdeck.api.deps import ServicesDep
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.errors import DatabaseBusy, DatabaseUnwritable
+from flowdeck.models import Health, Readiness
 
 router = APIRouter(route_class=RetryingRoute, tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, Any]:
     """The process is up."""
     return {"status": "ok", "version": __version__}
 
 
-@router.get("/readyz")
+@router.get("/readyz", response_model=Readiness)
 async def readyz(services: ServicesDep) -> dict[str, Any]:
     """The database takes a write: 503 while it is unreachable, full or read-only."""
     try:

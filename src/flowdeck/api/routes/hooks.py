@@ -9,6 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from flowdeck.api.deps import ServicesDep
 from flowdeck.api.retry import RetryingRoute
+from flowdeck.models import RunStarted
 from flowdeck.services.access import HookCredentials
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/hooks", tags=["hooks"])
@@ -31,6 +32,7 @@ _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <workf
         403: {"description": "X-Flowdeck-Signature on a workflow that did not opt in"},
         409: {"description": "A repeated delivery, or a workflow that cannot start runs"},
     },
+    response_model=RunStarted,
 )
 async def receive_hook(
     workflow_id_or_slug: str,

@@ -13,6 +13,17 @@ from flowdeck.api.routes.workflows import detail_view
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.clock import isoformat
 from flowdeck.errors import InvalidInput
+from flowdeck.models import (
+    BulkDeleteResult,
+    DeletionPreview,
+    TrashList,
+    WebhookSecret,
+    WorkflowArchived,
+    WorkflowCreated,
+    WorkflowDeleted,
+    WorkflowDetail,
+    WorkflowToken,
+)
 from flowdeck.services.auth import TOKEN_DEFAULT_SECONDS, TOKEN_MAX_SECONDS, TOKEN_SCOPES
 from flowdeck.services.lifecycle import BULK_MAX_IDS
 from flowdeck.services.views import run_summary, workflow_summary
@@ -50,8 +61,8 @@ class TokenRequest(RequestBody):
     expires_in: int = Field(default=TOKEN_DEFAULT_SECONDS, ge=1, le=TOKEN_MAX_SECONDS)
 
 
-@router.post("/api/workflows/bulk-delete")
-async def bulk_delete(
+@router.post("/api/workflows/bulk-delete", response_model=BulkDeleteResult)
+async def bulk_delete_workflows(
     body: BulkDeleteRequest, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Trash (or, with `permanent`, delete for good) many workflows; one result per id."""
@@ -70,7 +81,7 @@ async def bulk_delete(
     return {"results": results, "succeeded": len(outcomes) - failed, "failed": failed}
 
 
-@router.post("/api/workflows/fork", status_code=201)
+@router.post("/api/workflows/fork", status_code=201, response_model=WorkflowCreated)
 async def fork_workflow(
     body: ForkRequest, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -81,7 +92,7 @@ async def fork_workflow(
     return {"id": wf.id, "workflow": await detail_view(services, principal, wf)}
 
 
-@router.get("/api/trash")
+@router.get("/api/trash", response_model=TrashList)
 async def list_trash(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -105,7 +116,7 @@ async def list_trash(
     }
 
 
-@router.delete("/api/workflows/{workflow_id}")
+@router.delete("/api/workflows/{workflow_id}", response_model=WorkflowDeleted)
 async def delete_workflow(
     workflow_id: str,
     principal: PrincipalDep,
@@ -130,8 +141,8 @@ async def delete_workflow(
     return {"status": "success", "id": wf.id, "deleted_run_count": runs}
 
 
-@router.get("/api/workflows/{workflow_id}/deletion-preview")
-async def deletion_preview(
+@router.get("/api/workflows/{workflow_id}/deletion-preview", response_model=DeletionPreview)
+async def preview_workflow_deletion(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """What deleting the workflow for good would take with it."""
@@ -147,7 +158,7 @@ async def deletion_preview(
     }
 
 
-@router.post("/api/workflows/{workflow_id}/restore")
+@router.post("/api/workflows/{workflow_id}/restore", response_model=WorkflowDetail)
 async def restore_workflow(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -156,7 +167,7 @@ async def restore_workflow(
     return await detail_view(services, principal, wf)
 
 
-@router.post("/api/workflows/{workflow_id}/archive")
+@router.post("/api/workflows/{workflow_id}/archive", response_model=WorkflowArchived)
 async def archive_workflow(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -165,7 +176,7 @@ async def archive_workflow(
     return {"status": "success", "workflow": await detail_view(services, principal, wf)}
 
 
-@router.post("/api/workflows/{workflow_id}/unarchive")
+@router.post("/api/workflows/{workflow_id}/unarchive", response_model=WorkflowArchived)
 async def unarchive_workflow(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -174,7 +185,7 @@ async def unarchive_workflow(
     return {"status": "success", "workflow": await detail_view(services, principal, wf)}
 
 
-@router.post("/api/workflows/{workflow_id}/clone", status_code=201)
+@router.post("/api/workflows/{workflow_id}/clone", status_code=201, response_model=WorkflowCreated)
 async def clone_workflow(
     workflow_id: str, body: CloneRequest, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -183,8 +194,8 @@ async def clone_workflow(
     return {"id": wf.id, "workflow": await detail_view(services, principal, wf)}
 
 
-@router.post("/api/workflows/{workflow_id}/token")
-async def create_token(
+@router.post("/api/workflows/{workflow_id}/token", response_model=WorkflowToken)
+async def create_workflow_token(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
@@ -204,7 +215,7 @@ async def create_token(
     }
 
 
-@router.post("/api/workflows/{workflow_id}/webhook-secret")
+@router.post("/api/workflows/{workflow_id}/webhook-secret", response_model=WebhookSecret)
 async def rotate_webhook_secret(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:

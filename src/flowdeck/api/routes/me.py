@@ -8,13 +8,14 @@ from fastapi import APIRouter
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
+from flowdeck.models import Me
 from flowdeck.services.views import workspace_view
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api", tags=["administration"])
 
 
-@router.get("/me")
-async def whoami(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
+@router.get("/me", response_model=Me)
+async def get_me(principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """The caller's workspace and key (MCP clients use it to check `project_id`)."""
     ws = await services.admin.current_workspace(principal)
     return {

@@ -16,7 +16,7 @@ _bearer = HTTPBearer(auto_error=False, description="FLOWDECK_METRICS_TOKEN, when
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(
+async def get_metrics(
     request: Request,
     services: ServicesDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],

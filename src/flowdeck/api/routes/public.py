@@ -8,12 +8,13 @@ from fastapi import APIRouter
 
 from flowdeck.api.deps import ServicesDep
 from flowdeck.api.retry import RetryingRoute
+from flowdeck.models import PublicWorkflow
 from flowdeck.services.views import public_workflow_view
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/public", tags=["public"])
 
 
-@router.get("/{workspace_slug}/workflows/{slug}")
+@router.get("/{workspace_slug}/workflows/{slug}", response_model=PublicWorkflow)
 async def get_public_workflow(
     workspace_slug: str, slug: str, services: ServicesDep
 ) -> dict[str, Any]:

@@ -14,16 +14,45 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.links import RUN_LINKS, SSE, SSE_SCHEMA, STREAM_DESCRIPTION, links
 from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
-from flowdeck.api.schemas import EventSeq, Limit, Offset, ResumeRequest, RunRequest
+from flowdeck.api.schemas import (
+    EventSeq,
+    Limit,
+    Offset,
+    ResumeRequest,
+    RunRequest,
+    RunStatusText,
+    RunTriggerText,
+)
 from flowdeck.api.sse import event_stream, until_set
+from flowdeck.models import (
+    RunChanged,
+    RunEnvelope,
+    RunList,
+    RunPlan,
+    RunStarted,
+    WorkspaceRunList,
+)
 from flowdeck.services.views import run_detail, run_summary
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["runs"])
 
 
-@router.post("/{workflow_id}/run", status_code=202, response_model=None)
+@router.post(
+    "/{workflow_id}/run",
+    status_code=202,
+    response_model=None,
+    responses={
+        202: {
+            "model": RunStarted,
+            "description": "The run was queued",
+            "links": links("run_id", "run_id", RUN_LINKS),
+        },
+        200: {"model": RunPlan, "description": "`dry_run`: the plan; nothing ran"},
+    },
+)
 async def start_run(
     workflow_id: str,
     body: RunRequest,
@@ -34,7 +63,7 @@ async def start_run(
     """Start a run (202), or plan one with `dry_run` (200)."""
     if body.dry_run:
         plan = await services.runs.plan(principal, workflow_id, input_data=body.input_data)
-        return JSONResponse(
+        answer = RunPlan.model_validate(
             {
                 "valid": plan.valid,
                 "errors": plan.errors,
@@ -45,6 +74,9 @@ async def start_run(
                 "estimate_basis": plan.estimate_basis,
             }
         )
+        # 200, not the route's 202: the answer's model is checked here, as response_model
+        # does for the other answers.
+        return JSONResponse(answer.model_dump(mode="json", exclude_unset=True))
     run, _created = await services.runs.start(
         principal,
         workflow_id,
@@ -55,12 +87,12 @@ async def start_run(
     return {"run_id": run.id, "status": run.status}
 
 
-@router.get("/{workflow_id}/runs")
-async def list_runs(
+@router.get("/{workflow_id}/runs", response_model=RunList)
+async def list_workflow_runs(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
-    status: str | None = None,
+    status: RunStatusText | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
     cursor: str | None = None,
@@ -76,26 +108,26 @@ async def list_runs(
     }
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", response_model=RunEnvelope)
 async def get_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """A run with its step runs."""
     run, steps = await services.runs.get(principal, run_id)
     return {"run": run_detail(run, steps)}
 
 
-@router.post("/runs/{run_id}/cancel")
+@router.post("/runs/{run_id}/cancel", response_model=RunChanged)
 async def cancel_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Cancel an active run."""
     return {"run": run_summary(await services.runs.cancel(principal, run_id))}
 
 
-@router.post("/runs/{run_id}/pause")
+@router.post("/runs/{run_id}/pause", response_model=RunChanged)
 async def pause_run(run_id: str, principal: PrincipalDep, services: ServicesDep) -> dict[str, Any]:
     """Stop dispatching new steps; running ones finish."""
     return {"run": run_summary(await services.runs.pause(principal, run_id))}
 
 
-@router.post("/runs/{run_id}/resume")
+@router.post("/runs/{run_id}/resume", response_model=RunChanged)
 async def resume_run(
     run_id: str,
     principal: PrincipalDep,
@@ -116,7 +148,11 @@ async def delete_run(run_id: str, principal: PrincipalDep, services: ServicesDep
     return Response(status_code=204)
 
 
-@router.get("/runs/{run_id}/stream", response_class=EventSourceResponse)
+@router.get(
+    "/runs/{run_id}/stream",
+    response_class=EventSourceResponse,
+    responses={200: {"description": STREAM_DESCRIPTION, "content": {SSE: {"schema": SSE_SCHEMA}}}},
+)
 async def stream_run(
     run_id: str,
     request: Request,
@@ -149,13 +185,13 @@ async def stream_run(
 workspace_router = APIRouter(route_class=RetryingRoute, prefix="/api", tags=["runs"])
 
 
-@workspace_router.get("/runs")
+@workspace_router.get("/runs", response_model=WorkspaceRunList)
 async def list_workspace_runs(
     principal: PrincipalDep,
     services: ServicesDep,
-    status: str | None = None,
+    status: RunStatusText | None = None,
     workflow_id: str | None = None,
-    trigger: str | None = None,
+    trigger: RunTriggerText | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
     limit: Limit = 50,

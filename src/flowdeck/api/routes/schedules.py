@@ -11,6 +11,7 @@ from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.schedules import Schedule
+from flowdeck.models import ScheduleEnvelope, ScheduleList, ScheduleSaved
 from flowdeck.services.schedules import ScheduleChanges, schedule_view
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows", tags=["schedules"])
@@ -51,8 +52,8 @@ def _answer(schedule: Schedule) -> dict[str, Any]:
     return {"schedule_id": schedule.id, "next_run_at": view["next_run_at"], "schedule": view}
 
 
-@router.get("/{workflow_id}/schedules")
-async def list_schedules(
+@router.get("/{workflow_id}/schedules", response_model=ScheduleList)
+async def list_workflow_schedules(
     workflow_id: str,
     principal: PrincipalDep,
     services: ServicesDep,
@@ -71,7 +72,7 @@ async def list_schedules(
     }
 
 
-@router.post("/{workflow_id}/schedules", status_code=201)
+@router.post("/{workflow_id}/schedules", status_code=201, response_model=ScheduleSaved)
 async def create_schedule(
     workflow_id: str, body: ScheduleCreate, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -87,7 +88,7 @@ async def create_schedule(
     return _answer(schedule)
 
 
-@router.get("/schedules/{schedule_id}")
+@router.get("/schedules/{schedule_id}", response_model=ScheduleEnvelope)
 async def get_schedule(
     schedule_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -95,7 +96,7 @@ async def get_schedule(
     return {"schedule": schedule_view(await services.schedules.get(principal, schedule_id))}
 
 
-@router.patch("/schedules/{schedule_id}")
+@router.patch("/schedules/{schedule_id}", response_model=ScheduleSaved)
 async def update_schedule(
     schedule_id: str, body: ScheduleUpdate, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:

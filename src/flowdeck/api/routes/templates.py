@@ -12,6 +12,7 @@ from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import Limit, Offset, RequestBody
 from flowdeck.domain.catalog import Template
 from flowdeck.domain.clock import isoformat
+from flowdeck.models import TemplateDetail, TemplateList, WorkflowRef
 
 router = APIRouter(route_class=RetryingRoute, prefix="/api/workflows/templates", tags=["templates"])
 
@@ -55,7 +56,7 @@ def template_detail(t: Template) -> dict[str, Any]:
     return {**template_summary(t), "definition": t.definition}
 
 
-@router.get("")
+@router.get("", response_model=TemplateList)
 async def list_templates(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -81,7 +82,7 @@ async def list_templates(
     }
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=TemplateDetail)
 async def save_template(
     body: SaveTemplateRequest, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -97,7 +98,7 @@ async def save_template(
     return template_detail(template)
 
 
-@router.get("/{template_id}")
+@router.get("/{template_id}", response_model=TemplateDetail)
 async def get_template(
     template_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -105,7 +106,7 @@ async def get_template(
     return template_detail(await services.templates.get(principal, template_id))
 
 
-@router.post("/{template_id}/install", status_code=201)
+@router.post("/{template_id}/install", status_code=201, response_model=WorkflowRef)
 async def install_template(
     template_id: str,
     principal: PrincipalDep,

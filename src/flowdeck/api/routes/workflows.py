@@ -7,19 +7,32 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Response
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
+from flowdeck.api.links import WORKFLOW_LINKS, links
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import (
     Limit,
     Offset,
     RollbackRequest,
     StatusChange,
+    TriggerTypeText,
     ValidateRequest,
     VersionNumber,
     WorkflowCreate,
+    WorkflowStatusText,
     WorkflowUpdate,
 )
 from flowdeck.domain.records import Workflow, WorkflowFilter
 from flowdeck.errors import BadRequest
+from flowdeck.models import (
+    ValidationReport,
+    VersionDetail,
+    VersionDiff,
+    VersionList,
+    WorkflowCreated,
+    WorkflowDetail,
+    WorkflowList,
+)
+from flowdeck.services import workflow_rules
 from flowdeck.services.auth import Principal
 from flowdeck.services.container import Services
 from flowdeck.services.views import (
@@ -51,12 +64,12 @@ async def detail_view(services: Services, principal: Principal, wf: Workflow) ->
     return workflow_detail(wf, principal, webhook_secret=secret)
 
 
-@router.get("")
+@router.get("", response_model=WorkflowList)
 async def list_workflows(
     principal: PrincipalDep,
     services: ServicesDep,
-    status: str | None = None,
-    trigger_type: str | None = None,
+    status: WorkflowStatusText | None = None,
+    trigger_type: TriggerTypeText | None = None,
     tag: str | None = None,
     q: str | None = None,
     archived: bool | None = None,
@@ -82,28 +95,26 @@ async def list_workflows(
     }
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=WorkflowCreated,
+    responses={201: {"links": links("id", "workflow_id", WORKFLOW_LINKS)}},
+)
 async def create_workflow(
     body: WorkflowCreate, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
-    """Create a workflow from a definition."""
-    wf = await services.workflows.create(
-        principal,
-        body.definition,
-        trigger_type=body.trigger_type,
-        tags=body.tags,
-        description=body.description,
-        slug=body.slug,
-        status=body.status,
-        visibility=body.visibility,
-        legacy_webhook_signature=body.legacy_webhook_signature,
+    """Create a workflow from a definition (its slug, tags, schedules… applied too)."""
+    explicit = body.model_dump(include=body.model_fields_set - {"definition", "api_key"})
+    wf, _ = await workflow_rules.create_workflow(
+        services.workflows, services.schedules, principal, body.definition, explicit
     )
     response.headers["Location"] = f"/api/workflows/{wf.id}"
     _with_etag(response, wf.version)
     return {"id": wf.id, "workflow": await detail_view(services, principal, wf)}
 
 
-@router.post("/validate")
+@router.post("/validate", response_model=ValidationReport)
 async def validate_workflow(
     body: ValidateRequest, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -113,7 +124,7 @@ async def validate_workflow(
     return {"valid": result.valid, "errors": result.errors, "warnings": result.warnings}
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", response_model=WorkflowDetail)
 async def get_workflow(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep, response: Response
 ) -> dict[str, Any]:
@@ -123,7 +134,7 @@ async def get_workflow(
     return await detail_view(services, principal, wf)
 
 
-@router.put("/{workflow_id}")
+@router.put("/{workflow_id}", response_model=WorkflowDetail)
 async def update_workflow(
     workflow_id: str,
     body: WorkflowUpdate,
@@ -134,15 +145,20 @@ async def update_workflow(
 ) -> dict[str, Any]:
     """Update any subset of a workflow; a changed definition makes a new version."""
     changes = body.model_dump(exclude_unset=True, exclude={"api_key"})
-    wf = await services.workflows.update(
-        principal, workflow_id, changes, if_match=_if_match(if_match)
+    wf, _ = await workflow_rules.update_workflow(
+        services.workflows,
+        services.schedules,
+        principal,
+        workflow_id,
+        changes,
+        if_match=_if_match(if_match),
     )
     _with_etag(response, wf.version)
     return await detail_view(services, principal, wf)
 
 
-@router.patch("/{workflow_id}/status")
-async def set_status(
+@router.patch("/{workflow_id}/status", response_model=WorkflowDetail)
+async def set_workflow_status(
     workflow_id: str, body: StatusChange, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
     """Move a workflow to draft, active, paused or archived."""
@@ -150,7 +166,7 @@ async def set_status(
     return await detail_view(services, principal, wf)
 
 
-@router.get("/{workflow_id}/versions")
+@router.get("/{workflow_id}/versions", response_model=VersionList)
 async def list_versions(
     workflow_id: str, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -159,7 +175,7 @@ async def list_versions(
     return {"versions": [version_summary(v) for v in versions]}
 
 
-@router.get("/{workflow_id}/versions/{version}")
+@router.get("/{workflow_id}/versions/{version}", response_model=VersionDetail)
 async def get_version(
     workflow_id: str, version: VersionNumber, principal: PrincipalDep, services: ServicesDep
 ) -> dict[str, Any]:
@@ -167,7 +183,7 @@ async def get_version(
     return version_detail(await services.workflows.version(principal, workflow_id, version))
 
 
-@router.get("/{workflow_id}/diff")
+@router.get("/{workflow_id}/diff", response_model=VersionDiff)
 async def diff_versions(
     workflow_id: str,
     principal: PrincipalDep,
@@ -180,8 +196,8 @@ async def diff_versions(
     return {"diff": ops, "summary": summary, "v1": v1, "v2": v2}
 
 
-@router.post("/{workflow_id}/rollback")
-async def rollback(
+@router.post("/{workflow_id}/rollback", response_model=WorkflowDetail)
+async def rollback_workflow(
     workflow_id: str,
     body: RollbackRequest,
     principal: PrincipalDep,
