@@ -12,6 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flowdeck import __version__
 from flowdeck.api import problems
+from flowdeck.api.compat import management
 from flowdeck.api.limits import BodySizeLimit
 from flowdeck.api.ratelimit import AuthFailureGuard, RateLimits, limit_by_address
 from flowdeck.api.routes import (
@@ -89,6 +90,8 @@ def create_app(
     for module in (agents, approvals, me):
         app.include_router(module.router)
     app.include_router(workflows.router)
+    # Seed-compatible APIs last: seed 000's `/{workspace}/…` must not shadow Flowdeck's paths.
+    app.include_router(management.router)
     app.router.routes.append(
         Route(MCP_PATH, _McpRoute(), methods=["GET", "POST", "DELETE"], include_in_schema=False)
     )

@@ -78,6 +78,9 @@ class Workflow:
     webhook_secret: str | None = field(default=None, repr=False)
     # Inbound hooks also accept the timestamp-less X-Flowdeck-Signature (opt-in, legacy senders).
     legacy_webhook_signature: bool = False
+    # Set on creation only (kept in `workflow_refs`): the key that made it and its project.
+    owner_key_id: str | None = None
+    project_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,7 @@ class WorkflowFilter:
     include_archived: bool = False
     only_archived: bool = False
     deleted: bool = False
+    project_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from flowdeck.domain.clock import Clock
@@ -197,8 +198,9 @@ class WorkflowService:
         status: str = "active",
         visibility: str = "private",
         legacy_webhook_signature: bool = False,
+        project_id: str | None = None,
     ) -> Workflow:
-        """Validate and store a new workflow with its version 1."""
+        """Validate and store a new workflow with its version 1 (in a project, if given)."""
         principal.require("workflows:write")
         errors: list[str] = []
         _check_choice(trigger_type, "trigger_type", TRIGGER_TYPES, errors)
@@ -233,10 +235,17 @@ class WorkflowService:
             updated_at=now,
             created_by=principal.name,
             legacy_webhook_signature=legacy_webhook_signature,
+            owner_key_id=principal.key_id,
+            project_id=project_id,
         )
         first = WorkflowVersion(wf.id, 1, stored, "Initial version", now, principal.name)
         async with self.store.write() as tx:
             await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
+            if project_id is not None:
+                project = await tx.get_project(principal.workspace_id, project_id)
+                if project is None:
+                    raise NotFound(f"Project '{project_id}' not found")
+                wf = replace(wf, project_id=project.id)
             await tx.insert_workflow(wf)
             await tx.insert_version(first)
         return wf
@@ -263,11 +272,13 @@ class WorkflowService:
         *,
         if_match: int | None = None,
     ) -> Workflow:
-        """Apply any subset of definition, change_summary, name, description, tags,
+        """Apply any subset of definition, change_summary, name, description, tags, slug,
         trigger_type, visibility, legacy_webhook_signature; a changed definition (name and
-        description are part of it) makes a new version."""
+        description are part of it) makes a new version. A new slug replaces the old one,
+        which stops resolving."""
         principal.require("workflows:write")
         errors: list[str] = []
+        _check_slug(changes.get("slug"), errors)
         _check_choice(changes.get("trigger_type"), "trigger_type", TRIGGER_TYPES, errors)
         _check_choice(changes.get("visibility"), "visibility", VISIBILITIES, errors)
         tags = _check_tags(changes.get("tags"), errors)
@@ -300,6 +311,10 @@ class WorkflowService:
             for field in ("trigger_type", "visibility", "legacy_webhook_signature"):
                 if changes.get(field) is not None:
                     values[field] = changes[field]
+            slug = changes.get("slug")
+            if slug is not None and slug != wf.slug:
+                await self._ensure_unique(tx, wf.workspace_id, slug=slug)
+                values["slug"] = slug
             summary = changes.get("change_summary")
             if candidate is not None and _canonical(candidate) != _canonical(wf.definition):
                 if candidate["name"] != wf.name:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -38,7 +39,11 @@ class WorkspaceQueries(Queries):
         """Store a new workspace."""
         await self.conn.execute(
             workspaces.insert().values(
-                id=ws.id, slug=ws.slug, name=ws.name, created_at=ws.created_at
+                id=ws.id,
+                slug=ws.slug,
+                name=ws.name,
+                created_at=ws.created_at,
+                uuid=str(uuid.uuid4()),
             )
         )
 
