@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flowdeck import __version__
 from flowdeck.api import problems
-from flowdeck.api.compat import management
+from flowdeck.api.compat import management, runs_v1, workflows_v1
 from flowdeck.api.limits import BodySizeLimit
 from flowdeck.api.ratelimit import AuthFailureGuard, RateLimits, limit_by_address
 from flowdeck.api.routes import (
@@ -91,6 +91,9 @@ def create_app(
         app.include_router(module.router)
     app.include_router(workflows.router)
     # Seed-compatible APIs last: seed 000's `/{workspace}/…` must not shadow Flowdeck's paths.
+    app.include_router(workflows_v1.router)
+    app.include_router(runs_v1.router)
+    app.include_router(runs_v1.upload_router, dependencies=by_address)
     app.include_router(management.router)
     app.router.routes.append(
         Route(MCP_PATH, _McpRoute(), methods=["GET", "POST", "DELETE"], include_in_schema=False)

@@ -271,11 +271,13 @@ class WorkflowService:
         changes: Mapping[str, Any],
         *,
         if_match: int | None = None,
+        snapshot: bool = False,
     ) -> Workflow:
         """Apply any subset of definition, change_summary, name, description, tags, slug,
         trigger_type, visibility, legacy_webhook_signature; a changed definition (name and
         description are part of it) makes a new version. A new slug replaces the old one,
-        which stops resolving."""
+        which stops resolving. With `snapshot`, a given definition makes a new version even
+        when unchanged (callers keeping their own fields beside it version those too)."""
         principal.require("workflows:write")
         errors: list[str] = []
         _check_slug(changes.get("slug"), errors)
@@ -316,7 +318,10 @@ class WorkflowService:
                 await self._ensure_unique(tx, wf.workspace_id, slug=slug)
                 values["slug"] = slug
             summary = changes.get("change_summary")
-            if candidate is not None and _canonical(candidate) != _canonical(wf.definition):
+            changed = candidate is not None and (
+                snapshot or _canonical(candidate) != _canonical(wf.definition)
+            )
+            if candidate is not None and changed:
                 if candidate["name"] != wf.name:
                     await self._ensure_unique(tx, wf.workspace_id, name=candidate["name"])
                 _, auto = diff_definitions(wf.definition, candidate)
