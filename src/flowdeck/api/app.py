@@ -12,7 +12,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flowdeck import __version__
 from flowdeck.api import problems
-from flowdeck.api.compat import management, runs_v1, workflows_v1
+from flowdeck.api.compat import management, runs_v1, workflows_v1, workspaces_v2
 from flowdeck.api.limits import BodySizeLimit
 from flowdeck.api.ratelimit import AuthFailureGuard, RateLimits, limit_by_address
 from flowdeck.api.routes import (
@@ -93,6 +93,8 @@ def create_app(
     # Seed-compatible APIs last: seed 000's `/{workspace}/…` must not shadow Flowdeck's paths.
     app.include_router(workflows_v1.router)
     app.include_router(runs_v1.router)
+    app.include_router(workspaces_v2.workspace_router)
+    app.include_router(workspaces_v2.router)
     app.include_router(runs_v1.upload_router, dependencies=by_address)
     app.include_router(management.router)
     app.router.routes.append(

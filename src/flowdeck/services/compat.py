@@ -83,6 +83,18 @@ class CompatService:
             await tx.update_workflow_ref(wf.id, {"extras": {**current, **fields}})
             return (await tx.workflow_refs([wf.id]))[wf.id]
 
+    async def set_owner(self, principal: Principal, wf: Workflow, key_id: str) -> None:
+        """Hand a workflow to another live key of the workspace."""
+        principal.require("workflows:write")
+        async with self.store.write() as tx:
+            keys = await tx.list_api_keys(principal.workspace_id)
+            if not any(k.id == key_id and k.revoked_at is None for k in keys):
+                raise InvalidInput(
+                    "Invalid owner", errors=[f"ownerId: '{key_id}' is not a key of this workspace"]
+                )
+            await load_workflow(tx, principal, wf.id, include_deleted=True)
+            await tx.update_workflow_ref(wf.id, {"owner_key_id": key_id})
+
     # -- run numbers -----------------------------------------------------------------------
 
     async def number_run(self, tx: TxPort, run: Run) -> None:
