@@ -25,6 +25,7 @@ from flowdeck.api.routes import (
     lifecycle,
     me,
     metrics,
+    projects,
     public,
     runs,
     schedules,
@@ -87,7 +88,7 @@ def create_app(
     for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
         unkeyed = module in (public, hooks)
         app.include_router(module.router, dependencies=by_address if unkeyed else None)
-    for module in (agents, approvals, me):
+    for module in (agents, approvals, me, projects):
         app.include_router(module.router)
     app.include_router(workflows.router)
     # Seed-compatible APIs last: seed 000's `/{workspace}/…` must not shadow Flowdeck's paths.

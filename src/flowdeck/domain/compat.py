@@ -16,7 +16,6 @@ class WorkflowRef:
     number: int
     uuid: str
     owner_key_id: str | None = None
-    project_id: str | None = None
     run_count: int = 0
     extras: dict[str, Any] = field(default_factory=dict)
 

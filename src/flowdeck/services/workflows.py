@@ -11,6 +11,7 @@ from dataclasses import replace
 from typing import Any
 
 from flowdeck.domain.clock import Clock
+from flowdeck.domain.compat import Project
 from flowdeck.domain.diff import diff_definitions
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.limits import MAX_DEFINITION_BYTES
@@ -167,6 +168,9 @@ class WorkflowService:
         if principal.workflow_id is not None:
             return await self._token_list(principal, flt, offset=offset, cursor=cursor)
         async with self.store.read() as tx:
+            if flt.project_id is not None:
+                project = await self._project(tx, principal, flt.project_id)
+                flt = replace(flt, project_id=project.id)
             return await tx.list_workflows(
                 principal.workspace_id,
                 flt,
@@ -242,13 +246,17 @@ class WorkflowService:
         async with self.store.write() as tx:
             await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
             if project_id is not None:
-                project = await tx.get_project(principal.workspace_id, project_id)
-                if project is None:
-                    raise NotFound(f"Project '{project_id}' not found")
+                project = await self._project(tx, principal, project_id)
                 wf = replace(wf, project_id=project.id)
             await tx.insert_workflow(wf)
             await tx.insert_version(first)
         return wf
+
+    async def _project(self, tx: TxPort, principal: Principal, id_or_name: str) -> Project:
+        project = await tx.get_project(principal.workspace_id, id_or_name)
+        if project is None:
+            raise NotFound(f"Project '{id_or_name}' not found")
+        return project
 
     async def _ensure_unique(
         self,
@@ -274,10 +282,11 @@ class WorkflowService:
         snapshot: bool = False,
     ) -> Workflow:
         """Apply any subset of definition, change_summary, name, description, tags, slug,
-        trigger_type, visibility, legacy_webhook_signature; a changed definition (name and
-        description are part of it) makes a new version. A new slug replaces the old one,
-        which stops resolving. With `snapshot`, a given definition makes a new version even
-        when unchanged (callers keeping their own fields beside it version those too)."""
+        project_id, trigger_type, visibility, legacy_webhook_signature; a changed definition
+        (name and description are part of it) makes a new version. A new slug replaces the
+        old one, which stops resolving. With `snapshot`, a given definition makes a new
+        version even when unchanged (callers keeping their own fields beside it version
+        those too)."""
         principal.require("workflows:write")
         errors: list[str] = []
         _check_slug(changes.get("slug"), errors)
@@ -313,6 +322,10 @@ class WorkflowService:
             for field in ("trigger_type", "visibility", "legacy_webhook_signature"):
                 if changes.get(field) is not None:
                     values[field] = changes[field]
+            if "project_id" in changes:
+                moved = changes["project_id"]
+                target = await self._project(tx, principal, moved) if moved else None
+                values["project_id"] = target.id if target else None
             slug = changes.get("slug")
             if slug is not None and slug != wf.slug:
                 await self._ensure_unique(tx, wf.workspace_id, slug=slug)

@@ -28,7 +28,6 @@ def _ref(row: Any) -> WorkflowRef:
         number=row.number,
         uuid=row.uuid,
         owner_key_id=row.owner_key_id,
-        project_id=row.project_id,
         run_count=row.run_count,
         extras=dict(row.extras or {}),
     )
@@ -116,7 +115,7 @@ class CompatQueries(Queries):
         return str(found) if found is not None else None
 
     async def update_workflow_ref(self, workflow_id: str, values: dict[str, Any]) -> None:
-        """Change a workflow's owner, project or seed fields."""
+        """Change a workflow's owner or seed fields."""
         await self.conn.execute(
             workflow_refs.update()
             .where(workflow_refs.c.workflow_id == workflow_id)

@@ -78,11 +78,14 @@ workflows = sa.Table(
     sa.Column("webhook_secret", sa.Text(), nullable=True),
     # Accept the timestamp-less X-Flowdeck-Signature on inbound hooks (SPEC §5; opt-in).
     sa.Column("legacy_webhook_signature", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The project (seed 004) the workflow belongs to, if any.
+    sa.Column("project_id", sa.String(40), nullable=True),
     sa.UniqueConstraint("workspace_id", "slug"),
     sa.UniqueConstraint("workspace_id", "name"),
     sa.Index("ix_workflows_workspace_status", "workspace_id", "status"),
     # Inbound hooks name a workflow by slug without its workspace.
     sa.Index("ix_workflows_slug", "slug"),
+    sa.Index("ix_workflows_project_id", "project_id"),
 )
 
 workflow_tags = sa.Table(
@@ -408,7 +411,7 @@ projects = sa.Table(
 )
 
 # What the seed-compatible APIs know of a workflow besides Flowdeck's own record: its integer id
-# (`number`, never reused) and UUID (seed 003), the key that owns it, its project, how many runs
+# (`number`, never reused) and UUID (seed 003), the key that owns it, how many runs
 # it has numbered, and the seed fields Flowdeck stores and returns as given (`extras`).
 workflow_refs = sa.Table(
     "workflow_refs",
@@ -423,13 +426,6 @@ workflow_refs = sa.Table(
     ),
     sa.Column("uuid", sa.String(36), nullable=False, unique=True),
     sa.Column("owner_key_id", sa.String(40), nullable=True),
-    sa.Column(
-        "project_id",
-        sa.String(40),
-        sa.ForeignKey("projects.id", ondelete="SET NULL"),
-        nullable=True,
-        index=True,
-    ),
     sa.Column("run_count", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("extras", JSONType, nullable=False),
     sqlite_autoincrement=True,

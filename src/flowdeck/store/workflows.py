@@ -48,6 +48,7 @@ def workflow_from_row(row: Any) -> Workflow:
         source_kind=row.source_kind,
         webhook_secret=row.webhook_secret,
         legacy_webhook_signature=bool(row.legacy_webhook_signature),
+        project_id=row.project_id,
     )
 
 
@@ -89,6 +90,7 @@ class WorkflowQueries(Queries):
                 source_kind=wf.source_kind,
                 webhook_secret=wf.webhook_secret,
                 legacy_webhook_signature=wf.legacy_webhook_signature,
+                project_id=wf.project_id,
             )
         )
         await self._insert_tags(wf.id, wf.tags)
@@ -97,7 +99,6 @@ class WorkflowQueries(Queries):
                 workflow_id=wf.id,
                 uuid=str(uuid.uuid4()),
                 owner_key_id=wf.owner_key_id,
-                project_id=wf.project_id,
                 run_count=0,
                 extras={},
             )
@@ -178,13 +179,7 @@ class WorkflowQueries(Queries):
         if flt.trigger_type:
             conds.append(workflows.c.trigger_type == flt.trigger_type)
         if flt.project_id:
-            conds.append(
-                workflows.c.id.in_(
-                    sa.select(workflow_refs.c.workflow_id).where(
-                        workflow_refs.c.project_id == flt.project_id
-                    )
-                )
-            )
+            conds.append(workflows.c.project_id == flt.project_id)
         if flt.tag:
             conds.append(
                 workflows.c.id.in_(

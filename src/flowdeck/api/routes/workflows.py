@@ -63,9 +63,11 @@ async def list_workflows(
     limit: Limit = 50,
     offset: Offset = 0,
     cursor: str | None = None,
+    project: str | None = None,
 ) -> dict[str, Any]:
-    """List the workspace's workflows."""
+    """List the workspace's workflows (of one project, by id or name, when given)."""
     flt = WorkflowFilter(
+        project_id=project,
         status=status,
         trigger_type=trigger_type,
         tag=tag,
@@ -97,6 +99,7 @@ async def create_workflow(
         status=body.status,
         visibility=body.visibility,
         legacy_webhook_signature=body.legacy_webhook_signature,
+        project_id=body.project_id,
     )
     response.headers["Location"] = f"/api/workflows/{wf.id}"
     _with_etag(response, wf.version)

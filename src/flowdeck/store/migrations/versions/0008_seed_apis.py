@@ -1,6 +1,6 @@
 """what the seed-compatible APIs need: workspace UUIDs, workflow integer ids and UUIDs (with the
-owning key, the project and the seed fields stored as given), projects, per-workflow run numbers
-and uploaded files
+owning key and the seed fields stored as given), projects and a workflow's project,
+per-workflow run numbers and uploaded files
 
 Revision ID: 0008
 Revises: 0007
@@ -30,6 +30,9 @@ def upgrade() -> None:
     with op.batch_alter_table("workspaces", schema=None, recreate="never") as batch_op:
         batch_op.add_column(sa.Column("uuid", sa.String(length=36), nullable=True))
         batch_op.create_index("ix_workspaces_uuid", ["uuid"], unique=True)
+    with op.batch_alter_table("workflows", schema=None, recreate="never") as batch_op:
+        batch_op.add_column(sa.Column("project_id", sa.String(length=40), nullable=True))
+        batch_op.create_index("ix_workflows_project_id", ["project_id"], unique=False)
     _create_tables()
     _backfill()
 
@@ -57,15 +60,8 @@ def _create_tables() -> None:
         sa.Column("workflow_id", sa.String(length=40), nullable=False),
         sa.Column("uuid", sa.String(length=36), nullable=False),
         sa.Column("owner_key_id", sa.String(length=40), nullable=True),
-        sa.Column("project_id", sa.String(length=40), nullable=True),
         sa.Column("run_count", sa.Integer(), server_default="0", nullable=False),
         sa.Column("extras", JSON, nullable=False),
-        sa.ForeignKeyConstraint(
-            ["project_id"],
-            ["projects.id"],
-            name=op.f("fk_workflow_refs_project_id_projects"),
-            ondelete="SET NULL",
-        ),
         sa.ForeignKeyConstraint(
             ["workflow_id"],
             ["workflows.id"],
@@ -77,10 +73,6 @@ def _create_tables() -> None:
         sa.UniqueConstraint("workflow_id", name=op.f("uq_workflow_refs_workflow_id")),
         sqlite_autoincrement=True,
     )
-    with op.batch_alter_table("workflow_refs", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_workflow_refs_project_id"), ["project_id"], unique=False
-        )
     op.create_table(
         "run_numbers",
         sa.Column("run_id", sa.String(length=40), nullable=False),
@@ -157,11 +149,12 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_uploaded_files_workspace_id"))
     op.drop_table("uploaded_files")
     op.drop_table("run_numbers")
-    with op.batch_alter_table("workflow_refs", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_workflow_refs_project_id"))
     op.drop_table("workflow_refs")
     op.drop_table("projects")
     # In place, never by copying the table (that would cascade on SQLite).
+    with op.batch_alter_table("workflows", schema=None, recreate="never") as batch_op:
+        batch_op.drop_index("ix_workflows_project_id")
+        batch_op.drop_column("project_id")
     with op.batch_alter_table("workspaces", schema=None, recreate="never") as batch_op:
         batch_op.drop_index("ix_workspaces_uuid")
         batch_op.drop_column("uuid")
