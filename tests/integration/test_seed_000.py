@@ -210,5 +210,9 @@ async def test_workspace_slugs_may_not_shadow_flowdecks_paths(api: Api, slug: st
         "/api/workspaces", headers=api.headers, json={"slug": slug, "name": "Shadow"}
     )
     assert r.status_code == 422
-    # Flowdeck's own paths still answer as before.
+    # Flowdeck's own paths still answer as before, and seed 000's routes never take them:
+    # `/ui/workflows` is not a workspace's list (no 401 asking for a key), whatever is
+    # mounted after.
     assert (await api.client.get("/api/workflows", headers=api.headers)).status_code == 200
+    if slug not in ("api", "openapi.json"):  # /api/workflows is Flowdeck's own list
+        assert (await api.client.get(f"/{slug}/workflows")).status_code == 404

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.convertors import Convertor, register_url_convertor
 
 from flowdeck.api.compat.common import (
     CompatDep,
@@ -24,10 +25,28 @@ from flowdeck.api.retry import RetryingRoute
 from flowdeck.domain.credentials import mask_credentials
 from flowdeck.domain.records import Workflow, WorkflowFilter
 from flowdeck.errors import InvalidInput
+from flowdeck.services.admin import RESERVED_WORKSPACE_SLUGS
 from flowdeck.services.auth import TOKEN_DEFAULT_SECONDS
 
 router = APIRouter(route_class=RetryingRoute, tags=["seed 000: workflow management"])
 LIST_LIMIT = 1000
+
+
+class WorkspaceSlug(Convertor[str]):
+    """A workspace slug that is none of Flowdeck's own top-level paths: these routes never
+    match `/api/…`, `/ui/…` or `/mcp/…`, whatever order routers are mounted in."""
+
+    _reserved = "|".join(sorted(s for s in RESERVED_WORKSPACE_SLUGS if "." not in s))
+    regex = f"(?!(?:{_reserved})/)[a-z0-9](?:[a-z0-9-]{{0,98}}[a-z0-9])?"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("workspace_slug", WorkspaceSlug())
 
 
 def _text(fields: dict[str, Any], name: str, *, required: bool) -> str | None:
@@ -60,7 +79,7 @@ def _config(definition: dict[str, Any]) -> str:
     return json.dumps({"specification": definition}, separators=(",", ":"))
 
 
-@router.get("/{workspace}/workflows")
+@router.get("/{workspace:workspace_slug}/workflows")
 async def list_workflows(
     workspace: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -70,7 +89,7 @@ async def list_workflows(
     return {"workflows": [_summary(w) for w in page.items], "status": "ok"}
 
 
-@router.get("/{workspace}/workflows/{url}")
+@router.get("/{workspace:workspace_slug}/workflows/{url}")
 async def get_workflow(
     workspace: str,
     url: str,
@@ -101,7 +120,7 @@ async def get_workflow(
     return {"workflow": body, "status": "ok"}
 
 
-@router.get("/{workspace}/workflows/{url}/versions")
+@router.get("/{workspace:workspace_slug}/workflows/{url}/versions")
 async def list_versions(
     workspace: str, url: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -123,7 +142,7 @@ async def list_versions(
     }
 
 
-@router.post("/{workspace}/createWorkflow")
+@router.post("/{workspace:workspace_slug}/createWorkflow")
 async def create_workflow(
     workspace: str,
     fields: FieldsDep,
@@ -146,7 +165,7 @@ async def create_workflow(
     return {"workflows": {"id": wf.id, "url": wf.slug}, "status": "ok"}
 
 
-@router.post("/{workspace}/updateWorkflow")
+@router.post("/{workspace:workspace_slug}/updateWorkflow")
 async def update_workflow(
     workspace: str,
     fields: FieldsDep,
@@ -176,7 +195,7 @@ async def update_workflow(
     return {"workflows": {"id": wf.id, "url": wf.slug}, "status": "ok"}
 
 
-@router.post("/{workspace}/forkWorkflow")
+@router.post("/{workspace:workspace_slug}/forkWorkflow")
 async def fork_workflow(
     workspace: str,
     fields: FieldsDep,
@@ -196,7 +215,7 @@ async def fork_workflow(
     return {"workflows": {"id": wf.id, "url": wf.slug}, "status": "ok"}
 
 
-@router.post("/{workspace}/workflowToken")
+@router.post("/{workspace:workspace_slug}/workflowToken")
 async def workflow_token(
     workspace: str,
     fields: FieldsDep,
@@ -221,7 +240,7 @@ async def workflow_token(
     }
 
 
-@router.delete("/{workspace}/workflows/{url}")
+@router.delete("/{workspace:workspace_slug}/workflows/{url}")
 async def delete_workflow(
     workspace: str, url: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
