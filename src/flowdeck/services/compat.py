@@ -16,7 +16,7 @@ from flowdeck.domain.records import Run, Workflow
 from flowdeck.errors import Conflict, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
-from flowdeck.services.scope import load_workflow
+from flowdeck.services.scope import load_project, load_workflow
 
 MAX_PROJECT_NAME = 200
 
@@ -145,7 +145,4 @@ class CompatService:
         """One project of the caller's workspace, by id or name, or NotFound."""
         principal.require("workflows:read")
         async with self.store.read() as tx:
-            found = await tx.get_project(principal.workspace_id, id_or_name)
-        if found is None:
-            raise NotFound(f"Project '{id_or_name}' not found")
-        return found
+            return await load_project(tx, principal, id_or_name)

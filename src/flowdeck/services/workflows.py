@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import Any
 
 from flowdeck.domain.clock import Clock
-from flowdeck.domain.compat import Project
 from flowdeck.domain.diff import diff_definitions
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.limits import MAX_DEFINITION_BYTES
@@ -34,7 +33,7 @@ from flowdeck.domain.validation import (
 from flowdeck.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
-from flowdeck.services.scope import load_workflow
+from flowdeck.services.scope import load_project, load_workflow
 
 _SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 VISIBILITIES = ("private", "public")
@@ -169,7 +168,7 @@ class WorkflowService:
             return await self._token_list(principal, flt, offset=offset, cursor=cursor)
         async with self.store.read() as tx:
             if flt.project_id is not None:
-                project = await self._project(tx, principal, flt.project_id)
+                project = await load_project(tx, principal, flt.project_id)
                 flt = replace(flt, project_id=project.id)
             return await tx.list_workflows(
                 principal.workspace_id,
@@ -246,17 +245,11 @@ class WorkflowService:
         async with self.store.write() as tx:
             await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
             if project_id is not None:
-                project = await self._project(tx, principal, project_id)
+                project = await load_project(tx, principal, project_id)
                 wf = replace(wf, project_id=project.id)
             await tx.insert_workflow(wf)
             await tx.insert_version(first)
         return wf
-
-    async def _project(self, tx: TxPort, principal: Principal, id_or_name: str) -> Project:
-        project = await tx.get_project(principal.workspace_id, id_or_name)
-        if project is None:
-            raise NotFound(f"Project '{id_or_name}' not found")
-        return project
 
     async def _ensure_unique(
         self,
@@ -324,7 +317,7 @@ class WorkflowService:
                     values[field] = changes[field]
             if "project_id" in changes:
                 moved = changes["project_id"]
-                target = await self._project(tx, principal, moved) if moved else None
+                target = await load_project(tx, principal, moved) if moved else None
                 values["project_id"] = target.id if target else None
             slug = changes.get("slug")
             if slug is not None and slug != wf.slug:

@@ -5,10 +5,14 @@ given (beside the definition, in the workflow's reference)."""
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
+from flowdeck.api.compat.common import iso_z
 from flowdeck.domain.definition import MAX_TIMEOUT_SECONDS
+from flowdeck.domain.records import Workflow
+from flowdeck.errors import NotFound
 
 # The write fields of seed 002's workflow document, stored and returned as given.
 DOC_FIELDS = (
@@ -134,6 +138,52 @@ def display(doc: dict[str, Any]) -> dict[str, Any]:
     """The list UI's display fields: the CLI tools the pipeline uses."""
     tools = list(dict.fromkeys(str(s["cliId"]) for s in pipeline(doc) if s.get("cliId")))
     return {"cliTools": tools, "cliToolSummary": ", ".join(tools), "stepCount": len(pipeline(doc))}
+
+
+def version_id(wf: Workflow, number: int) -> str:
+    """An opaque version id: the workflow and the version, encoded."""
+    return base64.urlsafe_b64encode(f"{wf.id}:{number}".encode()).decode().rstrip("=")
+
+
+def version_number(wf: Workflow, opaque: str) -> int:
+    """The version a `versionId` of this workflow names; NotFound for any other."""
+    try:
+        text = base64.urlsafe_b64decode(opaque + "=" * (-len(opaque) % 4)).decode()
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        text = ""
+    owner, _, number = text.partition(":")
+    if owner != wf.id or not number.isdigit() or len(number) > 9:
+        raise NotFound(f"Version '{opaque}' not found for workflow '{wf.id}'")
+    return int(number)
+
+
+def stored_doc(extras: dict[str, Any], wf: Workflow) -> dict[str, Any]:
+    doc = extras.get("v1")
+    return dict(doc) if isinstance(doc, dict) else {"name": wf.name}
+
+
+def document(wf: Workflow, extras: dict[str, Any]) -> dict[str, Any]:
+    """The workflow as seed 002 answers it."""
+    doc = stored_doc(extras, wf)
+    return {
+        "id": wf.id,
+        "name": wf.name,
+        "description": wf.description,
+        "type": doc.get("type"),
+        "defaultConfig": doc.get("defaultConfig") or {},
+        "maxIterations": doc.get("maxIterations"),
+        "pipelineSteps": doc.get("pipelineSteps") or [],
+        "personaPipelineSteps": doc.get("personaPipelineSteps") or [],
+        "workflowGraph": doc.get("workflowGraph") or {"nodes": [], "edges": []},
+        "defaultCheckerInstructions": doc.get("defaultCheckerInstructions"),
+        "defaultOptimizerInstructions": doc.get("defaultOptimizerInstructions"),
+        "status": wf.status,
+        "version": wf.version,
+        "createdAt": iso_z(wf.created_at),
+        "updatedAt": iso_z(wf.updated_at),
+        "deletedAt": iso_z(wf.deleted_at),
+        "display": display(doc),
+    }
 
 
 def camel(value: Any) -> Any:

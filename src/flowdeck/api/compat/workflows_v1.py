@@ -6,7 +6,6 @@ The workflow document is stored as given beside a Flowdeck definition that runs 
 
 from __future__ import annotations
 
-import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -18,9 +17,12 @@ from flowdeck.api.compat.pipeline import (
     agent_name,
     camel,
     definition_of,
-    display,
+    document,
     document_problems,
     pipeline,
+    stored_doc,
+    version_id,
+    version_number,
 )
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
@@ -43,52 +45,6 @@ def _text(fields: dict[str, Any], name: str) -> str:
     if not isinstance(value, str) or not value:
         raise InvalidInput(f"{name} is required", errors=[f"{name}: required (a string)"])
     return value
-
-
-def version_id(wf: Workflow, number: int) -> str:
-    """An opaque version id: the workflow and the version, encoded."""
-    return base64.urlsafe_b64encode(f"{wf.id}:{number}".encode()).decode().rstrip("=")
-
-
-def version_number(wf: Workflow, opaque: str) -> int:
-    """The version a `versionId` of this workflow names; NotFound for any other."""
-    try:
-        text = base64.urlsafe_b64decode(opaque + "=" * (-len(opaque) % 4)).decode()
-    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
-        text = ""
-    owner, _, number = text.partition(":")
-    if owner != wf.id or not number.isdigit() or len(number) > 9:
-        raise NotFound(f"Version '{opaque}' not found for workflow '{wf.id}'")
-    return int(number)
-
-
-def _stored_doc(extras: dict[str, Any], wf: Workflow) -> dict[str, Any]:
-    doc = extras.get("v1")
-    return dict(doc) if isinstance(doc, dict) else {"name": wf.name}
-
-
-def document(wf: Workflow, extras: dict[str, Any]) -> dict[str, Any]:
-    """The workflow as seed 002 answers it."""
-    doc = _stored_doc(extras, wf)
-    return {
-        "id": wf.id,
-        "name": wf.name,
-        "description": wf.description,
-        "type": doc.get("type"),
-        "defaultConfig": doc.get("defaultConfig") or {},
-        "maxIterations": doc.get("maxIterations"),
-        "pipelineSteps": doc.get("pipelineSteps") or [],
-        "personaPipelineSteps": doc.get("personaPipelineSteps") or [],
-        "workflowGraph": doc.get("workflowGraph") or {"nodes": [], "edges": []},
-        "defaultCheckerInstructions": doc.get("defaultCheckerInstructions"),
-        "defaultOptimizerInstructions": doc.get("defaultOptimizerInstructions"),
-        "status": wf.status,
-        "version": wf.version,
-        "createdAt": iso_z(wf.created_at),
-        "updatedAt": iso_z(wf.updated_at),
-        "deletedAt": iso_z(wf.deleted_at),
-        "display": display(doc),
-    }
 
 
 async def _view(compat: CompatService, wf: Workflow) -> dict[str, Any]:
@@ -221,7 +177,7 @@ async def workflow_related(
     versions (empty lists); Flowdeck's own related data beside (GET …/{id}/related)."""
     wf = await _workflow(compat, principal, id)
     own = camel(await services.analytics.related(principal, wf.id))
-    doc = _stored_doc((await compat.ref(wf)).extras, wf)
+    doc = stored_doc((await compat.ref(wf)).extras, wf)
     personas = [
         {"name": s.get("type"), "model": s.get("model"), "cliId": s.get("cliId")}
         for s in pipeline(doc)
@@ -285,7 +241,7 @@ async def update_workflow(
     principal.require("workflows:write")
     wf = await _workflow(compat, principal, _text(fields, "workflowId"))
     changes = _doc_fields(fields, creating=False)
-    doc = {**_stored_doc((await compat.ref(wf)).extras, wf), **changes}
+    doc = {**stored_doc((await compat.ref(wf)).extras, wf), **changes}
     if ("pipelineSteps" in changes or "personaPipelineSteps" in changes) and not pipeline(doc):
         raise InvalidInput(
             "At least one of pipelineSteps or personaPipelineSteps must be provided",
@@ -316,7 +272,7 @@ async def revert_version(
     extras = (await compat.ref(wf)).extras
     reverted = await services.workflows.rollback(principal, wf.id, number)
     snapshot = (extras.get("v1_versions") or {}).get(str(number))
-    doc = dict(snapshot) if isinstance(snapshot, dict) else _stored_doc(extras, wf)
+    doc = dict(snapshot) if isinstance(snapshot, dict) else stored_doc(extras, wf)
     return await _save_doc(compat, principal, reverted, {**doc, "name": reverted.name})
 
 
@@ -342,7 +298,7 @@ async def duplicate_workflow(
             if name == names[-1]:
                 raise
             continue
-        doc = {**_stored_doc((await compat.ref(wf)).extras, wf), "name": copy.name}
+        doc = {**stored_doc((await compat.ref(wf)).extras, wf), "name": copy.name}
         return await _save_doc(compat, principal, copy, doc)
     raise Conflict(f"Too many copies of '{wf.name}'")  # pragma: no cover - the loop returns
 
@@ -388,7 +344,7 @@ async def rename_workflow(
     wf = await _workflow(compat, principal, _text(fields, "workflowId"))
     name = _text(fields, "name")
     renamed = await services.workflows.update(principal, wf.id, {"name": name})
-    doc = {**_stored_doc((await compat.ref(wf)).extras, wf), "name": renamed.name}
+    doc = {**stored_doc((await compat.ref(wf)).extras, wf), "name": renamed.name}
     return await _save_doc(compat, principal, renamed, doc)
 
 
