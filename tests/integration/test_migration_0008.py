@@ -1,6 +1,6 @@
-"""Migration 0008: existing workspaces get a UUID, existing workflows an integer id (in creation
-order) and a UUID, existing runs a number per workflow (oldest first), and new runs continue the
-count. Downgrading and upgrading again works."""
+"""Migration 0008: existing workspaces get a UUID, keys an integer, workflows an integer id (in
+creation order) and a UUID, existing runs a number per workflow (oldest first), and new runs
+continue the count. Downgrading and upgrading again works."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ def _seed_rows(conn: sa.Connection) -> None:
         ),
         {"t": t0.isoformat()},
     )
+    for i, key_id in enumerate(("key_b", "key_a")):
+        conn.execute(
+            sa.text(
+                "INSERT INTO api_keys (id, workspace_id, name, prefix, key_hash, scopes, "
+                "instance_admin, created_at) VALUES (:id, 'ws_m', :id, 'fdk_', :id, '[]', "
+                "false, :t)"
+            ),
+            {"id": key_id, "t": (t0 + timedelta(minutes=i)).isoformat()},
+        )
     for i, wf_id in enumerate(("wf_b", "wf_a")):  # wf_b was created first
         conn.execute(
             sa.text(
@@ -71,6 +80,8 @@ def test_existing_rows_get_seed_identities(database_url: str) -> None:
             ).all()
             assert [(r[0], r[3]) for r in refs] == [("wf_b", 0), ("wf_a", 3)]
             assert refs[0][1] < refs[1][1] and len({r[2] for r in refs}) == 2
+            keys = conn.execute(sa.text("SELECT key_id FROM api_key_numbers ORDER BY number")).all()
+            assert [k[0] for k in keys] == ["key_b", "key_a"]
             numbers = conn.execute(
                 sa.text("SELECT run_id, number FROM run_numbers ORDER BY number")
             ).all()

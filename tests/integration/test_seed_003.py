@@ -52,7 +52,8 @@ async def test_get_by_integer_id_and_uuid(api: Api) -> None:
         assert r.status_code == 200
         body = r.json()
         assert body == wf
-    assert body["ownerId"].startswith("key_")
+    me = (await api.client.get("/api/v2/w", headers=api.headers)).json()["member"]
+    assert isinstance(body["ownerId"], int) and body["ownerId"] == me["id"]
     assert [t["name"] for t in body["tasks"]] == ["First", "second"]
     assert body["startTaskId"] == 1
     assert body["permissions"] == {"use": True, "edit": True}
@@ -65,8 +66,8 @@ async def test_put_every_field(api: Api) -> None:
     agent = await api.client.post(
         "/api/agents", headers=api.headers, json={"name": "Helper", "model": "m"}
     )
-    keys = await api.client.get("/api/keys", headers=api.headers)
-    owner = keys.json()["keys"][0]["id"]
+    colleague = await api.key_with("workflows:read", "workflows:write")
+    owner = (await api.client.get("/api/v2/w", headers=colleague)).json()["member"]["id"]
     change = {
         "name": "Onboarding v2",
         "description": "Updated",
@@ -94,6 +95,8 @@ async def test_put_every_field(api: Api) -> None:
     assert bad.status_code == 400 and "startTaskId" in bad.text
     bad = await api.client.put(f"{base}/{wf['id']}", headers=api.headers, json={"posX": "left"})
     assert bad.status_code == 400
+    bad = await api.client.put(f"{base}/{wf['id']}", headers=api.headers, json={"ownerId": 999})
+    assert bad.status_code == 400 and "ownerId" in bad.text
     writer = await api.key_with("workflows:read", "workflows:write")
     r = await api.client.put(f"{base}/{wf['id']}", headers=writer, json={"memberRoleAccess": []})
     assert r.status_code == 403

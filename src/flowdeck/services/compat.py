@@ -13,7 +13,7 @@ from flowdeck.domain.clock import Clock
 from flowdeck.domain.compat import Project, WorkflowRef
 from flowdeck.domain.ids import new_id
 from flowdeck.domain.records import Run, Workflow
-from flowdeck.errors import Conflict, InvalidInput, NotFound
+from flowdeck.errors import BadRequest, Conflict, InvalidInput, NotFound
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
 from flowdeck.services.scope import load_project, load_workflow
@@ -83,17 +83,29 @@ class CompatService:
             await tx.update_workflow_ref(wf.id, {"extras": {**current, **fields}})
             return (await tx.workflow_refs([wf.id]))[wf.id]
 
-    async def set_owner(self, principal: Principal, wf: Workflow, key_id: str) -> None:
-        """Hand a workflow to another live key of the workspace."""
+    async def set_owner(self, principal: Principal, wf: Workflow, key_number: int) -> None:
+        """Hand a workflow to another live key of the workspace (by its integer id)."""
         principal.require("workflows:write")
         async with self.store.write() as tx:
-            keys = await tx.list_api_keys(principal.workspace_id)
-            if not any(k.id == key_id and k.revoked_at is None for k in keys):
-                raise InvalidInput(
-                    "Invalid owner", errors=[f"ownerId: '{key_id}' is not a key of this workspace"]
+            key_id = await tx.key_id_by_number(principal.workspace_id, key_number)
+            if key_id is None:
+                raise BadRequest(
+                    "The update is invalid",
+                    errors=[f"ownerId: {key_number} is not a key of this workspace"],
                 )
             await load_workflow(tx, principal, wf.id, include_deleted=True)
             await tx.update_workflow_ref(wf.id, {"owner_key_id": key_id})
+
+    async def member_id(self, principal: Principal) -> int | None:
+        """The caller's key as an integer id (seed 003's member ids)."""
+        async with self.store.read() as tx:
+            return (await tx.key_numbers([principal.key_id])).get(principal.key_id)
+
+    async def key_numbers(self, refs: Sequence[WorkflowRef]) -> dict[str, int]:
+        """The integer ids of these workflows' owners, by key id."""
+        owners = sorted({r.owner_key_id for r in refs if r.owner_key_id})
+        async with self.store.read() as tx:
+            return await tx.key_numbers(owners)
 
     # -- run numbers -----------------------------------------------------------------------
 

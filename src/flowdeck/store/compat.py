@@ -12,6 +12,8 @@ import sqlalchemy as sa
 from flowdeck.domain.compat import Project, UploadedFile, WorkflowRef
 from flowdeck.store.queries import Queries
 from flowdeck.store.tables import (
+    api_key_numbers,
+    api_keys,
     projects,
     run_numbers,
     runs,
@@ -121,6 +123,32 @@ class CompatQueries(Queries):
             .where(workflow_refs.c.workflow_id == workflow_id)
             .values(**values)
         )
+
+    async def key_numbers(self, key_ids: Sequence[str]) -> dict[str, int]:
+        """The integer ids of these keys, by key id."""
+        if not key_ids:
+            return {}
+        rows = await self.conn.execute(
+            sa.select(api_key_numbers.c.key_id, api_key_numbers.c.number).where(
+                api_key_numbers.c.key_id.in_(list(key_ids))
+            )
+        )
+        return {r.key_id: int(r.number) for r in rows}
+
+    async def key_id_by_number(self, workspace_id: str, number: int) -> str | None:
+        """The id of the workspace's live key with this integer id."""
+        found = (
+            await self.conn.execute(
+                sa.select(api_keys.c.id)
+                .join(api_key_numbers, api_key_numbers.c.key_id == api_keys.c.id)
+                .where(
+                    api_key_numbers.c.number == number,
+                    api_keys.c.workspace_id == workspace_id,
+                    api_keys.c.revoked_at.is_(None),
+                )
+            )
+        ).scalar_one_or_none()
+        return str(found) if found is not None else None
 
     # -- run numbers -----------------------------------------------------------------------
 

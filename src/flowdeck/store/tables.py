@@ -431,6 +431,21 @@ workflow_refs = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# Keys as seed 003's integer member ids (`ownerId`), never reused.
+api_key_numbers = sa.Table(
+    "api_key_numbers",
+    metadata,
+    sa.Column("number", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "key_id",
+        sa.String(40),
+        sa.ForeignKey("api_keys.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sqlite_autoincrement=True,
+)
+
 # Per-workflow run numbers (seed 002's `#12`), handed out oldest run first.
 run_numbers = sa.Table(
     "run_numbers",

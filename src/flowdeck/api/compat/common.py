@@ -46,8 +46,10 @@ async def optional_principal(
     query: Annotated[str | None, Security(_query)],
     fields: FieldsDep,
 ) -> Principal | None:
-    """The caller when it presents a key (query, body, header), else None (public reads)."""
+    """The caller when it presents a key (query, body, header), else None (public reads,
+    counted against the source address like every request without a key)."""
     if not (bearer or header or query or isinstance(fields.get("api_key"), str)):
+        rate_limits(request).count_address(request.scope)
         return None
     principal = await current_principal(request, services, bearer, header, query)
     rate_limits(request).count_key(request.scope, principal.key_id)

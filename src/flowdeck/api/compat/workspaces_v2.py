@@ -60,8 +60,10 @@ def _tasks(wf: Workflow) -> list[dict[str, Any]]:
     ]
 
 
-def workflow_response(wf: Workflow, ref: WorkflowRef, principal: Principal) -> dict[str, Any]:
-    """The seed's WorkflowResponse."""
+def workflow_response(
+    wf: Workflow, ref: WorkflowRef, principal: Principal, owners: dict[str, int]
+) -> dict[str, Any]:
+    """The seed's WorkflowResponse (`owners`: the owning keys' integer ids)."""
     stored = ref.extras.get("v2") or {}
     tasks = _tasks(wf)
     start = stored.get("startTaskId", tasks[0]["id"] if tasks else None)
@@ -70,7 +72,7 @@ def workflow_response(wf: Workflow, ref: WorkflowRef, principal: Principal) -> d
         "uuid": ref.uuid,
         "name": wf.name,
         "description": wf.description,
-        "ownerId": ref.owner_key_id,
+        "ownerId": owners.get(ref.owner_key_id or ""),
         "agentId": stored.get("agentId"),
         "startTaskId": start,
         "tasks": tasks,
@@ -97,17 +99,23 @@ async def _load(
 
 
 async def _respond(compat: CompatService, principal: Principal, wf: Workflow) -> dict[str, Any]:
-    return workflow_response(wf, await compat.ref(wf), principal)
+    ref = await compat.ref(wf)
+    return workflow_response(wf, ref, principal, await compat.key_numbers([ref]))
 
 
 @workspace_router.get("/api/v2/w")
 async def my_workspace(
     principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
-    """The caller's workspace with the UUID seed 003's paths name it by."""
+    """The caller's workspace with the UUID seed 003's paths name it by, and the caller's
+    member id (its key's integer id, what `ownerId` holds)."""
     ws = await services.admin.current_workspace(principal)
     uuid = await compat.workspace_uuid(principal)
-    return {"workspaces": [{"uuid": uuid, "slug": ws.slug, "name": ws.name}]}
+    member = await compat.member_id(principal)
+    return {
+        "workspaces": [{"uuid": uuid, "slug": ws.slug, "name": ws.name}],
+        "member": {"id": member, "name": principal.name},
+    }
 
 
 @router.get("")
@@ -125,9 +133,10 @@ async def list_workflows(
         principal, WorkflowFilter(only_archived=archived), limit=LIST_LIMIT
     )
     refs = await compat.refs(page.items)
+    owners = await compat.key_numbers(list(refs.values()))
     return {
         "workflows": [
-            workflow_response(w, refs[w.id], principal) for w in page.items if w.id in refs
+            workflow_response(w, refs[w.id], principal, owners) for w in page.items if w.id in refs
         ],
         "total": page.total,
     }
@@ -157,9 +166,12 @@ def _stored_changes(fields: dict[str, Any], wf: Workflow, principal: Principal) 
     steps = len(wf.definition.get("steps") or [])
     if isinstance(start, int) and not 1 <= start <= steps:
         errors.append(f"startTaskId: {start} is not a task of this workflow (1 to {steps})")
-    for name in ("name", "description", "ownerId"):
+    for name in ("name", "description"):
         if name in fields and not isinstance(fields[name], str):
             errors.append(f"{name}: must be a string")
+    owner = fields.get("ownerId")
+    if "ownerId" in fields and (not isinstance(owner, int) or isinstance(owner, bool)):
+        errors.append("ownerId: must be an integer (a key's id)")
     if errors:
         raise BadRequest("The update is invalid", errors=errors)
     if "memberRoleAccess" in changes:
@@ -196,7 +208,7 @@ async def update_workflow(
     renamed: dict[str, Any] = {k: fields[k] for k in ("name", "description") if k in fields}
     if renamed:
         wf = await services.workflows.update(principal, wf.id, renamed)
-    if isinstance(fields.get("ownerId"), str):
+    if isinstance(fields.get("ownerId"), int):
         await compat.set_owner(principal, wf, fields["ownerId"])
     if stored:
         current = (await compat.ref(wf)).extras.get("v2") or {}

@@ -1,13 +1,13 @@
-"""what the seed-compatible APIs need: workspace UUIDs, workflow integer ids and UUIDs (with the
-owning key and the seed fields stored as given), projects and a workflow's project,
-per-workflow run numbers and uploaded files
+"""what the seed-compatible APIs need: workspace UUIDs, key integer ids, workflow integer ids
+and UUIDs (with the owning key and the seed fields stored as given), projects and a workflow's
+project, per-workflow run numbers and uploaded files
 
 Revision ID: 0008
 Revises: 0007
 
-Existing workspaces get a UUID; existing workflows get an integer id in creation order and a
-UUID; existing runs are numbered per workflow, oldest first, and each workflow's count of
-numbered runs is set so new runs continue from there.
+Existing workspaces get a UUID; existing keys an integer (seed 003's member ids); existing
+workflows an integer id in creation order and a UUID; existing runs are numbered per workflow,
+oldest first, and each workflow's count of numbered runs is set so new runs continue from there.
 """
 
 from __future__ import annotations
@@ -74,6 +74,20 @@ def _create_tables() -> None:
         sqlite_autoincrement=True,
     )
     op.create_table(
+        "api_key_numbers",
+        sa.Column("number", sa.Integer(), autoincrement=True, nullable=False),
+        sa.Column("key_id", sa.String(length=40), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["key_id"],
+            ["api_keys.id"],
+            name=op.f("fk_api_key_numbers_key_id_api_keys"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("number", name=op.f("pk_api_key_numbers")),
+        sa.UniqueConstraint("key_id", name=op.f("uq_api_key_numbers_key_id")),
+        sqlite_autoincrement=True,
+    )
+    op.create_table(
         "run_numbers",
         sa.Column("run_id", sa.String(length=40), nullable=False),
         sa.Column("workflow_id", sa.String(length=40), nullable=False),
@@ -127,6 +141,9 @@ def _backfill() -> None:
         sa.column("uuid", sa.String()),
         sa.column("extras", JSON),
     )
+    keys = conn.execute(sa.text("SELECT id FROM api_keys ORDER BY created_at, id")).all()
+    for (key_id,) in keys:
+        conn.execute(sa.text("INSERT INTO api_key_numbers (key_id) VALUES (:k)"), {"k": key_id})
     rows = conn.execute(sa.text("SELECT id FROM workflows ORDER BY created_at, id")).all()
     for (wf_id,) in rows:  # one at a time: the integer ids follow creation order
         conn.execute(refs.insert().values(workflow_id=wf_id, uuid=str(uuid.uuid4()), extras={}))
@@ -149,6 +166,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_uploaded_files_workspace_id"))
     op.drop_table("uploaded_files")
     op.drop_table("run_numbers")
+    op.drop_table("api_key_numbers")
     op.drop_table("workflow_refs")
     op.drop_table("projects")
     # In place, never by copying the table (that would cascade on SQLite).
