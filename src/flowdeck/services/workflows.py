@@ -88,6 +88,8 @@ def _matches(wf: Workflow, flt: WorkflowFilter) -> bool:
         return False
     if flt.trigger_type and wf.trigger_type != flt.trigger_type:
         return False
+    if flt.project_id and wf.project_id != flt.project_id:
+        return False
     if flt.tag and flt.tag not in wf.tags:
         return False
     if flt.q:
@@ -164,12 +166,13 @@ class WorkflowService:
             errors.append(f"cursor '{cursor}' is not a workflow id")
         if errors:
             raise InvalidInput("Invalid filter", errors=errors)
+        if flt.project_id is not None:
+            async with self.store.read() as tx:
+                project = await load_project(tx, principal, flt.project_id)
+            flt = replace(flt, project_id=project.id)
         if principal.workflow_id is not None:
             return await self._token_list(principal, flt, offset=offset, cursor=cursor)
         async with self.store.read() as tx:
-            if flt.project_id is not None:
-                project = await load_project(tx, principal, flt.project_id)
-                flt = replace(flt, project_id=project.id)
             return await tx.list_workflows(
                 principal.workspace_id,
                 flt,
