@@ -14,6 +14,7 @@ from flowdeck.api.compat.common import CompatDep, FieldsDep, iso_z
 from flowdeck.api.compat.pipeline import (
     AGENT_INSTRUCTIONS,
     DOC_FIELDS,
+    NO_STEPS,
     agent_name,
     camel,
     definition_of,
@@ -216,7 +217,9 @@ def _doc_fields(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     doc = {k: fields[k] for k in DOC_FIELDS if k in fields}
     errors = document_problems(doc, creating=creating)
     if errors:
-        raise InvalidInput(errors[-1] if creating else "The workflow is invalid", errors=errors)
+        raise InvalidInput(
+            NO_STEPS if NO_STEPS in errors else "The workflow is invalid", errors=errors
+        )
     return doc
 
 
@@ -243,16 +246,13 @@ async def update_workflow(
     changes = _doc_fields(fields, creating=False)
     doc = {**stored_doc((await compat.ref(wf)).extras, wf), **changes}
     if ("pipelineSteps" in changes or "personaPipelineSteps" in changes) and not pipeline(doc):
-        raise InvalidInput(
-            "At least one of pipelineSteps or personaPipelineSteps must be provided",
-            errors=["At least one of pipelineSteps or personaPipelineSteps must be provided"],
-        )
+        raise InvalidInput(NO_STEPS, errors=[NO_STEPS])
     if pipeline(doc):
         await _ensure_agents(services, principal, doc)
         wf = await services.workflows.update(
             principal,
             wf.id,
-            {"definition": definition_of({**doc, "name": doc["name"]})},
+            {"definition": definition_of(doc)},
             snapshot=True,
         )
     else:  # a workflow made elsewhere: its own steps stay; name and description change
