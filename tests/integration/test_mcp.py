@@ -168,7 +168,7 @@ async def _drive(client: Client, name: str) -> None:
             action="run",
             workflow_id=wf["slug"],
             inputs={"version": "2.0"},
-            team_id="team_abc123",
+            team_id="default",
             project_id="default",
         )
     )
@@ -235,11 +235,11 @@ async def _drive(client: Client, name: str) -> None:
     assert invalid.is_error
     assert "- Step 'notify' depends on 'x' which doesn't exist" in _text(invalid)
 
-    wrong_project = await call(client, "manage_workflows", action="list", project_id="proj_xyz")
-    assert wrong_project.is_error
-    assert _text(wrong_project).startswith(
-        "Project 'proj_xyz' is not a workspace this API key can access"
-    )
+    wrong_team = await call(client, "manage_workflows", action="list", team_id="team_xyz")
+    assert wrong_team.is_error
+    assert _text(wrong_team).startswith("Team 'team_xyz' is not the workspace this API key")
+    no_project = data(await call(client, "manage_workflows", action="list", project_id="proj_xyz"))
+    assert no_project["workflows"] == [] and no_project["total"] == 0
 
     shown = await call(
         client, "manage_workflows", action="get", workflow_id=wf["id"], response_format="markdown"

@@ -14,6 +14,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from flowdeck import __version__
 from flowdeck.api import problems
+from flowdeck.api.compat import management, runs_v1, workflows_v1, workspaces_v2
 from flowdeck.api.limits import BodySizeLimit
 from flowdeck.api.observability import RequestObserver
 from flowdeck.api.openapi import build_openapi
@@ -28,6 +29,7 @@ from flowdeck.api.routes import (
     lifecycle,
     me,
     metrics,
+    projects,
     public,
     runs,
     schedule_list,
@@ -98,11 +100,18 @@ def create_app(
     for module in (templates, lifecycle, schedules, analytics, public, hooks, admin, runs):
         unkeyed = module in (public, hooks)
         app.include_router(module.router, dependencies=by_address if unkeyed else None)
-    for module in (agents, approvals, me, schema, schedule_list):
+    for module in (agents, approvals, me, schema, schedule_list, projects):
         app.include_router(module.router)
     app.include_router(runs.workspace_router)
     app.include_router(workflows.router)
     install_ui(app)
+    # Seed-compatible APIs last: seed 000's `/{workspace}/…` must not shadow Flowdeck's paths.
+    app.include_router(workflows_v1.router)
+    app.include_router(runs_v1.router)
+    app.include_router(workspaces_v2.workspace_router)
+    app.include_router(workspaces_v2.router)
+    app.include_router(runs_v1.upload_router, dependencies=by_address)
+    app.include_router(management.router)
     app.router.routes.append(
         Route(MCP_PATH, _McpRoute(), methods=["GET", "POST", "DELETE"], include_in_schema=False)
     )

@@ -78,6 +78,7 @@ class WorkflowCreate(RequestBody):
     legacy_webhook_signature: bool = Field(
         default=False, description="Inbound hooks also accept X-Flowdeck-Signature (legacy)"
     )
+    project_id: str | None = Field(default=None, description="A project (id or name) to add it to")
 
 
 class WorkflowUpdate(RequestBody):
@@ -92,6 +93,9 @@ class WorkflowUpdate(RequestBody):
     trigger_type: TriggerTypeText | None = None
     visibility: VisibilityText | None = None
     legacy_webhook_signature: bool | None = None
+    project_id: str | None = Field(
+        default=None, description="Move it to this project (id or name); null takes it out"
+    )
 
 
 class ValidateRequest(RequestBody):

@@ -78,6 +78,10 @@ class Workflow:
     webhook_secret: str | None = field(default=None, repr=False)
     # Inbound hooks also accept the timestamp-less X-Flowdeck-Signature (opt-in, legacy senders).
     legacy_webhook_signature: bool = False
+    # The project (seed 004) it belongs to, if any.
+    project_id: str | None = None
+    # The key that made it: written on creation (kept in `workflow_refs`), not read back here.
+    owner_key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +117,7 @@ class WorkflowFilter:
     include_archived: bool = False
     only_archived: bool = False
     deleted: bool = False
+    project_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,7 @@ class LocalBackend:
             self.principal,
             parse_definition(body["definition"]),
             description=body.get("description"),
+            project_id=body.get("project_id"),
         )
         return {"id": wf.id, "workflow": await self._detail(wf)}
 

@@ -84,11 +84,15 @@ class FlowdeckTools:
             str | None, Field(description="Why (for approve/reject); recorded with the decision.")
         ] = None,
         team_id: Annotated[
-            str | None, Field(description="Team ID. Accepted; Flowdeck has no teams.")
+            str | None,
+            Field(description="Team ID: a team is a workspace (the API key's, by id or slug)."),
         ] = None,
         project_id: Annotated[
             str | None,
-            Field(description="Project ID to scope the operation to: the workspace id or slug."),
+            Field(
+                description="Project ID to scope the operation to (list, create, run): a "
+                "project of the workspace."
+            ),
         ] = None,
         response_format: Annotated[
             ResponseFormat,
@@ -99,7 +103,6 @@ class FlowdeckTools:
         ] = "json",
     ) -> CallToolResult:
         """manage_workflows (seed 004)."""
-        del team_id  # accepted for compatibility: the API key decides the workspace
         try:
             backend = await self.backend_for(ctx)
             data = await manage_workflows(
@@ -115,6 +118,7 @@ class FlowdeckTools:
                 node_id=node_id,
                 comment=comment,
                 project_id=project_id,
+                team_id=team_id,
             )
         except FlowdeckError as exc:
             return _error(exc)

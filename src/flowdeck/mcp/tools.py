@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any, Literal
 
@@ -21,10 +22,11 @@ definition object, or YAML/JSON text)
 - inputs, dry_run: used for run (dry_run estimates cost and duration without running)
 - workflow_job_id, node_id: required for approve and reject (the run id and the approval \
 step id); comment optional
-- team_id, project_id: accepted; the API key decides the workspace, and project_id must name \
-it (its id or slug)
-Returns: workflow metadata for CRUD calls, {"workflow": {"id", "status", "jobId"}} for run, \
-and approval results for approve/reject.
+- team_id: a team is a workspace; when given it must name the API key's workspace (id or slug)
+- project_id: a project of the workspace (its id): list shows only its workflows, create puts \
+the new workflow in it, run runs only its workflows (the workspace's id or slug: no project)
+Returns: workflow metadata for CRUD calls, {"workflow": {"id", "status", "jobId"}} for run \
+(the status once the run is admitted: "running"), and approval results for approve/reject.
 Examples:
 - "List workflows" -> action="list"
 - "Run this workflow" -> action="run", workflow_id="wf_xxx", inputs={...}
@@ -36,6 +38,8 @@ RUN_DESCRIPTION = """Read a workflow run: its status, error, cost, outputs and e
 status and output (run_id is the jobId that manage_workflows action="run" returned)."""
 
 NEEDS_WORKFLOW = ("get", "update", "delete", "run", "approve", "reject")
+ADMISSION_WAIT = 5.0
+ADMISSION_POLL = 0.05
 
 
 def error_text(exc: FlowdeckError) -> str:
@@ -43,16 +47,35 @@ def error_text(exc: FlowdeckError) -> str:
     return "\n".join([exc.detail, *(f"- {e}" for e in exc.errors)])
 
 
-async def check_project(backend: Backend, project_id: str | None) -> None:
-    """`project_id` must name the key's workspace (by id or slug)."""
-    if not project_id:
-        return
+async def project_scope(
+    backend: Backend, team_id: str | None, project_id: str | None
+) -> str | None:
+    """The project the call is scoped to, or None for the whole workspace. `team_id` must
+    name the key's workspace (a team is a workspace); a `project_id` naming the workspace
+    itself scopes to all of it."""
+    if not team_id and not project_id:
+        return None
     ws = (await backend.whoami())["workspace"]
-    if project_id not in (ws["id"], ws["slug"]):
+    names = (ws["id"], ws["slug"])
+    if team_id and team_id not in names:
         raise NotFound(
-            f"Project '{project_id}' is not a workspace this API key can access; the key "
-            f"belongs to workspace '{ws['slug']}' ({ws['id']})"
+            f"Team '{team_id}' is not the workspace this API key belongs to: "
+            f"'{ws['slug']}' ({ws['id']}); in Flowdeck a team is a workspace"
         )
+    if not project_id or project_id in names:
+        return None
+    return project_id
+
+
+async def admitted_status(backend: Backend, run_id: str) -> str:
+    """The run's status once a worker admits it (waits up to ADMISSION_WAIT seconds)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + ADMISSION_WAIT
+    while True:
+        status = str((await backend.get_run(run_id))["run"]["status"])
+        if status != "queued" or loop.time() >= deadline:
+            return status
+        await asyncio.sleep(ADMISSION_POLL)
 
 
 async def manage_workflows(
@@ -69,6 +92,7 @@ async def manage_workflows(
     node_id: str | None = None,
     comment: str | None = None,
     project_id: str | None = None,
+    team_id: str | None = None,
 ) -> dict[str, Any]:
     """Do one action and return its result in seed 004's shapes."""
     missing = []
@@ -85,16 +109,22 @@ async def manage_workflows(
         missing.append("update needs at least one of definition, name, description")
     if missing:
         raise InvalidInput("The tool arguments are incomplete", errors=missing)
-    await check_project(backend, project_id)
+    project = await project_scope(backend, team_id, project_id)
     wf_id = workflow_id or ""
     if action == "list":
-        return await backend.list_workflows()
+        listed = await backend.list_workflows()
+        if project is None:
+            return listed
+        mine = [w for w in listed["workflows"] if w.get("project_id") == project]
+        return {**listed, "workflows": mine, "total": len(mine)}
     if action == "get":
         return {"workflow": await backend.get_workflow(wf_id)}
     if action == "create":
         body: dict[str, Any] = {"definition": _with_metadata(definition, name, description)}
         if description is not None:
             body["description"] = description
+        if project is not None:
+            body["project_id"] = project
         created = await backend.create_workflow(body)
         return {"workflow": created["workflow"]}
     if action == "update":
@@ -117,6 +147,10 @@ async def manage_workflows(
             }
         }
     if action == "run":
+        if project is not None:
+            scoped = await backend.get_workflow(wf_id)
+            if scoped.get("project_id") != project:
+                raise NotFound(f"Workflow '{wf_id}' not found in project '{project}'")
         result = await backend.run_workflow(wf_id, dict(inputs or {}), bool(dry_run))
         if dry_run:
             workflow = await backend.get_workflow(wf_id)
@@ -124,7 +158,7 @@ async def manage_workflows(
         return {
             "workflow": {
                 "id": result["workflow_id"],
-                "status": result["status"],
+                "status": await admitted_status(backend, result["run_id"]),
                 "jobId": result["run_id"],
             }
         }

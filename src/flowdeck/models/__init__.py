@@ -59,6 +59,7 @@ from flowdeck.models.lifecycle import (
     WorkflowDeleted,
     WorkflowToken,
 )
+from flowdeck.models.projects import ProjectEnvelope, ProjectList, ProjectView
 from flowdeck.models.runs import (
     AgentEstimate,
     PlannedStep,
@@ -120,6 +121,9 @@ __all__ = [
     "Permissions",
     "PlannedStep",
     "Problem",
+    "ProjectEnvelope",
+    "ProjectList",
+    "ProjectView",
     "PublicWorkflow",
     "Readiness",
     "RelatedCopy",

@@ -35,6 +35,7 @@ class WorkflowSummary(ApiModel):
     trigger_type: TriggerType
     visibility: Visibility
     tags: list[str]
+    project_id: str | None = Field(default=None, description="The project it belongs to, if any")
     step_count: int
     created_at: Timestamp
     updated_at: Timestamp

@@ -21,6 +21,7 @@ from flowdeck.errors import (
     Unauthorized,
 )
 from flowdeck.services.auth import (
+    ANY_WORKFLOW,
     TOKEN_DEFAULT_SECONDS,
     TOKEN_MAX_SECONDS,
     TOKEN_PREFIX,
@@ -99,7 +100,7 @@ class AccessService:
         """A signed token that may only read and run this workflow, for `expires_in` seconds."""
         principal.require("workflows:read")
         principal.require("workflows:run")
-        if principal.workflow_id is not None:
+        if principal.token or principal.workflow_id is not None:
             raise Forbidden("A workflow token cannot issue tokens")
         if not 1 <= expires_in <= TOKEN_MAX_SECONDS:
             raise InvalidInput(
@@ -116,6 +117,28 @@ class AccessService:
         )
         return sign_workflow_token(self._signing_key, claims), wf, claims
 
+    async def create_workspace_token(
+        self, principal: Principal, expires_in: int = TOKEN_DEFAULT_SECONDS
+    ) -> tuple[str, WorkflowTokenClaims]:
+        """A signed token that may read and run every workflow of the workspace (seed 000's
+        workflowToken, for public clients), for `expires_in` seconds."""
+        principal.require("workflows:read")
+        principal.require("workflows:run")
+        if principal.token or principal.workflow_id is not None:
+            raise Forbidden("A workflow token cannot issue tokens")
+        if not 1 <= expires_in <= TOKEN_MAX_SECONDS:
+            raise InvalidInput(
+                "Invalid expiry",
+                errors=[f"expires_in must be 1 to {TOKEN_MAX_SECONDS} seconds; got {expires_in}"],
+            )
+        claims = WorkflowTokenClaims(
+            workspace_id=principal.workspace_id,
+            workflow_id=ANY_WORKFLOW,
+            key_id=principal.key_id,
+            expires_at=self.clock.now().replace(microsecond=0) + timedelta(seconds=expires_in),
+        )
+        return sign_workflow_token(self._signing_key, claims), claims
+
     async def authenticate_token(self, token: str) -> Principal:
         """The principal of a workflow token: read and run one workflow, nothing else."""
         claims = verify_workflow_token(self._signing_key, token, self.clock.now())
@@ -128,7 +151,8 @@ class AccessService:
             key_id=claims.key_id,
             name=f"{key_name} (workflow token)",
             scopes=TOKEN_SCOPES,
-            workflow_id=claims.workflow_id,
+            workflow_id=None if claims.workflow_id == ANY_WORKFLOW else claims.workflow_id,
+            token=True,
         )
 
     # -- webhook secrets -------------------------------------------------------------------

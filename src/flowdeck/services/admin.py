@@ -20,6 +20,30 @@ SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 WORKSPACE_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,98}[a-z0-9])?$")
 MAX_SECRET_BYTES = 64 * 1024
 MAX_KEY_NAME = 200
+# Workspace slugs that would shadow Flowdeck's own top-level paths, where seed 000's
+# `/{workspace}/…` routes live beside them.
+RESERVED_WORKSPACE_SLUGS = frozenset(
+    {
+        "api",
+        "ui",
+        "docs",
+        "redoc",
+        "openapi.json",
+        "metrics",
+        "healthz",
+        "readyz",
+        "static",
+        "mcp",
+        "hooks",
+        "public",
+        "admin",
+        "login",
+        "logout",
+        "assets",
+        "favicon.ico",
+        "robots.txt",
+    }
+)
 
 
 def check_key_request(name: str, scopes: Sequence[str]) -> tuple[str, tuple[str, ...]]:
@@ -168,6 +192,11 @@ class AdminService:
             raise InvalidInput(
                 "Invalid workspace",
                 errors=[f"slug '{slug}' must be lowercase letters, digits and hyphens"],
+            )
+        if slug in RESERVED_WORKSPACE_SLUGS:
+            raise InvalidInput(
+                "Invalid workspace",
+                errors=[f"slug '{slug}' is reserved for Flowdeck's own paths; choose another"],
             )
         ws = Workspace(id=new_id("ws"), slug=slug, name=name or slug, created_at=self.clock.now())
         async with self.store.write() as tx:

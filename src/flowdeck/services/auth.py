@@ -23,6 +23,14 @@ TOKEN_PREFIX = "fdt_"
 TOKEN_SCOPES = ("workflows:read", "workflows:run")
 TOKEN_DEFAULT_SECONDS = 3600
 TOKEN_MAX_SECONDS = 24 * 3600
+# A token's workflow claim for "every workflow of the workspace" (seed 000's workflowToken).
+ANY_WORKFLOW = "*"
+# Seed 000's scope names, accepted when creating keys as these Flowdeck scopes.
+SCOPE_ALIASES = {
+    "workflow:read": "workflows:read",
+    "workflow:create": "workflows:write",
+    "workflow:update": "workflows:write",
+}
 _TOUCH_INTERVAL = timedelta(minutes=5)
 
 
@@ -36,6 +44,7 @@ class Principal:
     scopes: tuple[str, ...]
     instance_admin: bool = False
     workflow_id: str | None = None
+    token: bool = False  # a workflow token (of one workflow, or of the whole workspace)
 
     def allows(self, scope: str) -> bool:
         """True when the caller holds `scope` (admin implies every scope)."""
@@ -121,12 +130,17 @@ def verify_workflow_token(signing_key: bytes, token: str, now: datetime) -> Work
 
 
 def check_scopes(scopes: Sequence[str]) -> tuple[str, ...]:
-    """Validate a list of scope names."""
+    """Validate a list of scope names (seed 000's aliases become Flowdeck's names)."""
+    scopes = [SCOPE_ALIASES.get(s, s) for s in scopes]
     unknown = [s for s in scopes if s not in SCOPES]
     if unknown:
         raise InvalidInput(
             "Unknown scope",
-            errors=[f"Unknown scope '{s}'; use one of {', '.join(SCOPES)}" for s in unknown],
+            errors=[
+                f"Unknown scope '{s}'; use one of {', '.join(SCOPES)} "
+                f"(or {', '.join(SCOPE_ALIASES)})"
+                for s in unknown
+            ],
         )
     if not scopes:
         raise InvalidInput("No scopes", errors=["A key needs at least one scope"])

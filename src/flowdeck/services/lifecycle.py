@@ -379,6 +379,7 @@ class LifecycleService:
             created_by=principal.name,
             source_workflow_id=source.id,
             source_kind=kind,
+            owner_key_id=principal.key_id,
         )
         await tx.insert_workflow(wf)
         await tx.insert_version(

@@ -3,6 +3,7 @@ simply not there (404, never 403)."""
 
 from __future__ import annotations
 
+from flowdeck.domain.compat import Project
 from flowdeck.domain.records import Workflow
 from flowdeck.errors import NotFound
 from flowdeck.services.auth import Principal
@@ -17,3 +18,11 @@ async def load_workflow(
     if wf is None or (principal.workflow_id is not None and wf.id != principal.workflow_id):
         raise NotFound(f"Workflow '{id_or_slug}' not found")
     return wf
+
+
+async def load_project(tx: TxPort, principal: Principal, id_or_name: str) -> Project:
+    """The caller's project by id or name, or NotFound."""
+    project = await tx.get_project(principal.workspace_id, id_or_name)
+    if project is None:
+        raise NotFound(f"Project '{id_or_name}' not found")
+    return project

@@ -33,6 +33,7 @@ def workflow_summary(wf: Workflow, principal: Principal | None = None) -> dict[s
         "trigger_type": wf.trigger_type,
         "visibility": wf.visibility,
         "tags": list(wf.tags),
+        "project_id": wf.project_id,
         "step_count": len(wf.definition.get("steps") or []),
         "created_at": isoformat(wf.created_at),
         "updated_at": isoformat(wf.updated_at),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from flowdeck.domain.clock import Clock
@@ -32,7 +33,7 @@ from flowdeck.domain.validation import (
 from flowdeck.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from flowdeck.services.auth import Principal
 from flowdeck.services.ports import StorePort, TxPort
-from flowdeck.services.scope import load_workflow
+from flowdeck.services.scope import load_project, load_workflow
 
 VISIBILITIES = ("private", "public")
 
@@ -71,6 +72,8 @@ def _matches(wf: Workflow, flt: WorkflowFilter) -> bool:
     if archived and not (flt.only_archived or flt.include_archived or flt.status == "archived"):
         return False
     if flt.trigger_type and wf.trigger_type != flt.trigger_type:
+        return False
+    if flt.project_id and wf.project_id != flt.project_id:
         return False
     if flt.tag and flt.tag not in wf.tags:
         return False
@@ -148,6 +151,10 @@ class WorkflowService:
             errors.append(f"cursor '{cursor}' is not a workflow id")
         if errors:
             raise InvalidInput("Invalid filter", errors=errors)
+        if flt.project_id is not None:
+            async with self.store.read() as tx:
+                project = await load_project(tx, principal, flt.project_id)
+            flt = replace(flt, project_id=project.id)
         if principal.workflow_id is not None:
             return await self._token_list(principal, flt, offset=offset, cursor=cursor)
         async with self.store.read() as tx:
@@ -182,8 +189,9 @@ class WorkflowService:
         status: str = "active",
         visibility: str = "private",
         legacy_webhook_signature: bool = False,
+        project_id: str | None = None,
     ) -> Workflow:
-        """Validate and store a new workflow with its version 1."""
+        """Validate and store a new workflow with its version 1 (in a project, if given)."""
         principal.require("workflows:write")
         errors: list[str] = []
         _check_choice(trigger_type, "trigger_type", TRIGGER_TYPES, errors)
@@ -218,10 +226,15 @@ class WorkflowService:
             updated_at=now,
             created_by=principal.name,
             legacy_webhook_signature=legacy_webhook_signature,
+            owner_key_id=principal.key_id,
+            project_id=project_id,
         )
         first = WorkflowVersion(wf.id, 1, stored, "Initial version", now, principal.name)
         async with self.store.write() as tx:
             await self._ensure_unique(tx, principal.workspace_id, name=name, slug=wf.slug)
+            if project_id is not None:
+                project = await load_project(tx, principal, project_id)
+                wf = replace(wf, project_id=project.id)
             await tx.insert_workflow(wf)
             await tx.insert_version(first)
         return wf
@@ -247,12 +260,17 @@ class WorkflowService:
         changes: Mapping[str, Any],
         *,
         if_match: int | None = None,
+        snapshot: bool = False,
     ) -> Workflow:
         """Apply any subset of definition, change_summary, name, description, tags, slug,
-        trigger_type, visibility, legacy_webhook_signature; a changed definition (name and
-        description are part of it) makes a new version."""
+        project_id, trigger_type, visibility, legacy_webhook_signature; a changed definition
+        (name and description are part of it) makes a new version. A new slug replaces the
+        old one, which stops resolving. With `snapshot`, a given definition makes a new
+        version even when unchanged (callers keeping their own fields beside it version
+        those too)."""
         principal.require("workflows:write")
         errors: list[str] = []
+        _check_slug(changes.get("slug"), errors)
         _check_choice(changes.get("trigger_type"), "trigger_type", TRIGGER_TYPES, errors)
         _check_choice(changes.get("visibility"), "visibility", VISIBILITIES, errors)
         _check_slug(changes.get("slug"), errors)
@@ -290,8 +308,19 @@ class WorkflowService:
             for field in ("trigger_type", "visibility", "legacy_webhook_signature"):
                 if changes.get(field) is not None:
                     values[field] = changes[field]
+            if "project_id" in changes:
+                moved = changes["project_id"]
+                target = await load_project(tx, principal, moved) if moved else None
+                values["project_id"] = target.id if target else None
+            slug = changes.get("slug")
+            if slug is not None and slug != wf.slug:
+                await self._ensure_unique(tx, wf.workspace_id, slug=slug)
+                values["slug"] = slug
             summary = changes.get("change_summary")
-            if candidate is not None and _canonical(candidate) != _canonical(wf.definition):
+            changed = candidate is not None and (
+                snapshot or _canonical(candidate) != _canonical(wf.definition)
+            )
+            if candidate is not None and changed:
                 if candidate["name"] != wf.name:
                     await self._ensure_unique(tx, wf.workspace_id, name=candidate["name"])
                 _, auto = diff_definitions(wf.definition, candidate)

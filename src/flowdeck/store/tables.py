@@ -23,6 +23,9 @@ workspaces = sa.Table(
     sa.Column("slug", sa.String(100), nullable=False, unique=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # Seed 003 names a workspace by UUID (stable; given at creation, backfilled by 0008).
+    sa.Column("uuid", sa.String(36), nullable=True),
+    sa.Index("ix_workspaces_uuid", "uuid", unique=True),
 )
 
 api_keys = sa.Table(
@@ -75,11 +78,14 @@ workflows = sa.Table(
     sa.Column("webhook_secret", sa.Text(), nullable=True),
     # Accept the timestamp-less X-Flowdeck-Signature on inbound hooks (SPEC §5; opt-in).
     sa.Column("legacy_webhook_signature", sa.Boolean(), nullable=False, server_default=sa.false()),
+    # The project (seed 004) the workflow belongs to, if any.
+    sa.Column("project_id", sa.String(40), nullable=True),
     sa.UniqueConstraint("workspace_id", "slug"),
     sa.UniqueConstraint("workspace_id", "name"),
     sa.Index("ix_workflows_workspace_status", "workspace_id", "status"),
     # Inbound hooks name a workflow by slug without its workspace.
     sa.Index("ix_workflows_slug", "slug"),
+    sa.Index("ix_workflows_project_id", "project_id"),
 )
 
 workflow_tags = sa.Table(
@@ -385,4 +391,91 @@ webhook_replays = sa.Table(
     sa.Column("run_id", sa.String(40), nullable=True),
     sa.Column("received_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False, index=True),
+)
+
+# Projects (seed 004): named groups of workflows inside a workspace.
+projects = sa.Table(
+    "projects",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("workspace_id", "name"),
+)
+
+# What the seed-compatible APIs know of a workflow besides Flowdeck's own record: its integer id
+# (`number`, never reused) and UUID (seed 003), the key that owns it, how many runs
+# it has numbered, and the seed fields Flowdeck stores and returns as given (`extras`).
+workflow_refs = sa.Table(
+    "workflow_refs",
+    metadata,
+    sa.Column("number", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "workflow_id",
+        sa.String(40),
+        sa.ForeignKey("workflows.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sa.Column("uuid", sa.String(36), nullable=False, unique=True),
+    sa.Column("owner_key_id", sa.String(40), nullable=True),
+    sa.Column("run_count", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("extras", JSONType, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+# Keys as seed 003's integer member ids (`ownerId`), never reused.
+api_key_numbers = sa.Table(
+    "api_key_numbers",
+    metadata,
+    sa.Column("number", sa.Integer(), primary_key=True, autoincrement=True),
+    sa.Column(
+        "key_id",
+        sa.String(40),
+        sa.ForeignKey("api_keys.id", ondelete="CASCADE"),
+        nullable=False,
+        unique=True,
+    ),
+    sqlite_autoincrement=True,
+)
+
+# Per-workflow run numbers (seed 002's `#12`), handed out oldest run first.
+run_numbers = sa.Table(
+    "run_numbers",
+    metadata,
+    sa.Column(
+        "run_id", sa.String(40), sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("workflow_id", sa.String(40), nullable=False),
+    sa.Column("number", sa.Integer(), nullable=False),
+    sa.UniqueConstraint("workflow_id", "number"),
+)
+
+# Files uploaded through seed 002's upload URL: the bytes live in the database (every server
+# sees them), capped in size, scoped to the workspace; `token_hash` authorises the one PUT.
+uploaded_files = sa.Table(
+    "uploaded_files",
+    metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column(
+        "workspace_id",
+        sa.String(40),
+        sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("content_type", sa.String(200), nullable=True),
+    sa.Column("size", sa.Integer(), nullable=True),
+    sa.Column("data", sa.LargeBinary(), nullable=True),
+    sa.Column("created_by", sa.String(200), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("uploaded_at", UTCDateTime(), nullable=True),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flowdeck.store.agents import AgentQueries
 from flowdeck.store.analytics import AnalyticsQueries
 from flowdeck.store.cluster import ClusterQueries
+from flowdeck.store.compat import CompatQueries
 from flowdeck.store.leases import LeaseQueries
 from flowdeck.store.probe import ProbeQueries
 from flowdeck.store.retention import RetentionQueries
@@ -37,5 +38,6 @@ class Tx(
     WebhookQueries,
     ProbeQueries,
     RetentionQueries,
+    CompatQueries,
 ):
     """All queries Flowdeck runs, bound to one open transaction."""

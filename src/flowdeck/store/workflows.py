@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -15,6 +16,7 @@ from flowdeck.store.tables import (
     api_keys,
     runs,
     schedules,
+    workflow_refs,
     workflow_tags,
     workflow_versions,
     workflows,
@@ -46,6 +48,7 @@ def workflow_from_row(row: Any) -> Workflow:
         source_kind=row.source_kind,
         webhook_secret=row.webhook_secret,
         legacy_webhook_signature=bool(row.legacy_webhook_signature),
+        project_id=row.project_id,
     )
 
 
@@ -87,9 +90,19 @@ class WorkflowQueries(Queries):
                 source_kind=wf.source_kind,
                 webhook_secret=wf.webhook_secret,
                 legacy_webhook_signature=wf.legacy_webhook_signature,
+                project_id=wf.project_id,
             )
         )
         await self._insert_tags(wf.id, wf.tags)
+        await self.conn.execute(
+            workflow_refs.insert().values(
+                workflow_id=wf.id,
+                uuid=str(uuid.uuid4()),
+                owner_key_id=wf.owner_key_id,
+                run_count=0,
+                extras={},
+            )
+        )
 
     async def _insert_tags(self, workflow_id: str, tags: Sequence[str]) -> None:
         if tags:
@@ -165,6 +178,8 @@ class WorkflowQueries(Queries):
             conds.append(workflows.c.status != "archived")
         if flt.trigger_type:
             conds.append(workflows.c.trigger_type == flt.trigger_type)
+        if flt.project_id:
+            conds.append(workflows.c.project_id == flt.project_id)
         if flt.tag:
             conds.append(
                 workflows.c.id.in_(

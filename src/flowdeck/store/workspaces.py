@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,7 @@ import sqlalchemy as sa
 from flowdeck.domain.records import ApiKey, Workspace
 from flowdeck.store.queries import Queries
 from flowdeck.store.rows import row_of, select_all
-from flowdeck.store.tables import api_keys, workspaces
+from flowdeck.store.tables import api_key_numbers, api_keys, workspaces
 
 
 def _workspace(row: Any) -> Workspace:
@@ -38,7 +39,11 @@ class WorkspaceQueries(Queries):
         """Store a new workspace."""
         await self.conn.execute(
             workspaces.insert().values(
-                id=ws.id, slug=ws.slug, name=ws.name, created_at=ws.created_at
+                id=ws.id,
+                slug=ws.slug,
+                name=ws.name,
+                created_at=ws.created_at,
+                uuid=str(uuid.uuid4()),
             )
         )
 
@@ -81,6 +86,7 @@ class WorkspaceQueries(Queries):
                 created_at=key.created_at,
             )
         )
+        await self.conn.execute(api_key_numbers.insert().values(key_id=key.id))
 
     async def get_api_key_by_hash(self, key_hash: str) -> ApiKey | None:
         """The live (not revoked) key whose secret hashes to `key_hash` (every request asks)."""

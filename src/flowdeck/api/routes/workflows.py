@@ -76,9 +76,11 @@ async def list_workflows(
     limit: Limit = 50,
     offset: Offset = 0,
     cursor: str | None = None,
+    project: str | None = None,
 ) -> dict[str, Any]:
-    """List the workspace's workflows."""
+    """List the workspace's workflows (of one project, by id or name, when given)."""
     flt = WorkflowFilter(
+        project_id=project,
         status=status,
         trigger_type=trigger_type,
         tag=tag,
