@@ -12,7 +12,7 @@ import asyncio
 from collections import defaultdict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -254,7 +254,11 @@ async def engine_on(database_url: str, data_dir: Path, **settings: Any) -> Async
             ws = await tx.get_workspace_by_slug("default")
         assert ws is not None
         principal = Principal(workspace_id=ws.id, key_id="test", name="test", scopes=ADMIN_SCOPES)
-        worker = services.runtime.new_worker()
+        # The inline budget's 20 ms is wall time: on a loaded machine it would hand pure steps
+        # to the worker at random. The tests decide where a step runs, not the machine's speed.
+        runtime = services.runtime
+        runtime.settings = replace(runtime.settings, max_inline_seconds=60.0)
+        worker = runtime.new_worker()
         yield Engine(services, clock, worker, probe_handler, principal)
     finally:
         await services.runtime.close(graceful=False)
