@@ -24,6 +24,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("ui_browser"),
+    # A browser on a loaded 2-core machine is slow; this only guards against a hang.
+    pytest.mark.timeout(240),
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it",
@@ -195,9 +197,16 @@ def test_a_run_started_from_the_form_completes_live(
     assert page.evaluate("window.__notReloaded") is True
     assert page.locator("#timeline li", has_text="run_completed").count() >= 1
     page.screenshot(path=shots / "run-completed.png", full_page=True)
+
+
+def test_runs_and_analytics_show_the_finished_run(page: Any, shots: Path) -> None:
     page.goto("/ui/runs")
+    row = page.locator("tr[data-run-id]").first
+    assert "completed" in row.inner_text()
     page.screenshot(path=shots / "runs.png")
-    page.goto(f"/ui/workflows/{wf_id}/analytics")
+    row.locator("td").nth(1).locator("a").click()  # the workflow's name
+    page.click("nav.tabs >> text=Analytics")
+    assert page.locator(".kpi", has_text="runs").first.locator("b").inner_text() == "1"
     page.screenshot(path=shots / "analytics.png")
 
 
