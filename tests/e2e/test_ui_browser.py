@@ -65,6 +65,25 @@ LIVE_DEFINITION: dict[str, Any] = {
         },
     ],
 }
+EDITABLE: dict[str, Any] = {
+    "name": "Editable report",
+    "description": "Fetch a number, then report it",
+    "steps": [
+        {"id": "source", "type": "transform", "config": {"value": 41}},
+        {
+            "id": "check",
+            "type": "condition",
+            "depends_on": ["source"],
+            "config": {"expression": "steps.source.output > 40", "then": ["report"], "else": []},
+        },
+        {
+            "id": "report",
+            "type": "transform",
+            "depends_on": ["source", "check"],
+            "config": {"value": "{{ steps.source.output + 1 }}"},
+        },
+    ],
+}
 
 
 @pytest.fixture(scope="module")
@@ -197,15 +216,10 @@ def test_a_run_started_from_the_form_completes_live(
     assert page.evaluate("window.__notReloaded") is True
     assert page.locator("#timeline li", has_text="run_completed").count() >= 1
     page.screenshot(path=shots / "run-completed.png", full_page=True)
-
-
-def test_runs_and_analytics_show_the_finished_run(page: Any, shots: Path) -> None:
-    page.goto("/ui/runs")
-    row = page.locator("tr[data-run-id]").first
-    assert "completed" in row.inner_text()
+    page.goto(f"/ui/runs?workflow_id={wf_id}")
+    assert "completed" in page.locator("tr[data-run-id]").first.inner_text()
     page.screenshot(path=shots / "runs.png")
-    row.locator("td").nth(1).locator("a").click()  # the workflow's name
-    page.click("nav.tabs >> text=Analytics")
+    page.goto(f"/ui/workflows/{wf_id}/analytics")
     assert page.locator(".kpi", has_text="runs").first.locator("b").inner_text() == "1"
     page.screenshot(path=shots / "analytics.png")
 
@@ -263,18 +277,25 @@ def test_versions_diff_and_rollback(page: Any, shots: Path, ui_server: tuple[Ser
     page.screenshot(path=shots / "workflows.png")
 
 
-def test_definition_tab_flags_a_broken_dependency_while_typing(page: Any, shots: Path) -> None:
-    page.goto("/ui/workflows?q=Threshold")
-    page.click("text=Threshold router")
+def test_definition_tab_flags_a_broken_dependency_while_typing(
+    page: Any, shots: Path, ui_server: tuple[Server, str]
+) -> None:
+    with _api(ui_server) as api:
+        created = api.post("/api/workflows", json={"definition": EDITABLE})
+        assert created.status_code == 201, created.text
+        wf_id = created.json()["id"]
+    page.goto(f"/ui/workflows/{wf_id}")
     page.click("nav.tabs >> text=Definition")
     assert page.locator(".validation[data-valid=true]").count() == 1
     editor = page.locator("#definition")
     text = editor.input_value()
-    assert "- check" in text  # a step depending on the condition step
-    editor.fill(text.replace("- check", "- chek", 1))
-    error = page.locator("[data-error-step]", has_text="chek")
+    assert "- source" in text
+    editor.fill(text.replace("- source", "- sorce", 1))
+    error = page.locator("[data-error-step=check]", has_text="sorce")
     error.wait_for()
-    assert "chek" in error.inner_text()
+    assert (
+        page.locator("svg.dag g.node[data-step-id=check]").get_attribute("data-status") == "invalid"
+    )
     page.screenshot(path=shots / "definition-error.png", full_page=True)
 
 
