@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -117,3 +118,19 @@ def test_bad_log_format_is_refused() -> None:
     )
     assert done.returncode == 2
     assert "log_format" in done.stderr
+
+
+def test_a_worker_whose_metrics_port_is_taken_still_runs(tmp_path: Path, database_url: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        worker = start_worker(
+            tmp_path / "data", database_url, env={"FLOWDECK_METRICS_PORT": str(port)}
+        )
+        try:
+            assert worker.alive()
+        finally:
+            worker.stop()
+    assert worker.proc.returncode == 0
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in worker.output()
