@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     metrics_token: str | None = None
     # `flowdeck worker` serves its own metrics on this port when set.
     metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    # A worker's metrics URL whose counters a server's /metrics adds to its own (`flowdeck
+    # serve` sets it for its worker process).
+    worker_metrics_url: str | None = None
     db_pool_size: int = Field(default=10, ge=1)
     max_parallel_steps: int = Field(default=256, ge=1)
     lease_seconds: float = Field(default=15.0, gt=0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -62,6 +63,20 @@ def test_serve_logs_json_and_guards_metrics(tmp_path: Path, database_url: str) -
         finished = families["flowdeck_runs_finished_recorded"].samples
         runs = {s.labels["status"]: s.value for s in finished}
         assert runs["completed"] == 1
+        # The run ended in serve's worker process: its counters are added to the server's.
+        finished = {
+            (x.name, x.labels.get("status")): x.value
+            for x in families["flowdeck_runs_finished"].samples
+        }
+        assert finished[("flowdeck_runs_finished_total", "completed")] == 1
+        steps_done = {
+            (x.labels.get("type"), x.labels.get("status")): x.value
+            for x in families["flowdeck_steps_finished"].samples
+            if x.name.endswith("_total")
+        }
+        assert steps_done[("transform", "completed")] == 1
+        [info] = families["flowdeck_build_info"].samples
+        assert info.value == 1  # a gauge: the server's own, not summed with the worker's
         [beat] = families["flowdeck_worker_heartbeat_timestamp_seconds"].samples
         assert beat.labels["worker"]
     finally:
@@ -70,6 +85,9 @@ def test_serve_logs_json_and_guards_metrics(tmp_path: Path, database_url: str) -
     messages = [r["message"] for r in records]
     assert f"Flowdeck listening on {server.url}" in messages
     assert any(r["logger"].startswith("uvicorn") for r in records)  # uvicorn's lines too
+    access = [r for r in records if r["logger"] == "flowdeck.access"]
+    assert any(r["route"] == "/api/workflows/runs/{run_id}" and r["status"] == 200 for r in access)
+    assert all(len(r["request_id"]) == 32 for r in access) and KEY not in server.output()
     [finished] = [r for r in records if r.get("run_id") == run_id and "status" in r]
     assert (finished["level"], finished["status"]) == ("INFO", "completed")
     for event in ("started", "stopped"):
@@ -100,3 +118,19 @@ def test_bad_log_format_is_refused() -> None:
     )
     assert done.returncode == 2
     assert "log_format" in done.stderr
+
+
+def test_a_worker_whose_metrics_port_is_taken_still_runs(tmp_path: Path, database_url: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        worker = start_worker(
+            tmp_path / "data", database_url, env={"FLOWDECK_METRICS_PORT": str(port)}
+        )
+        try:
+            assert worker.alive()
+        finally:
+            worker.stop()
+    assert worker.proc.returncode == 0
+    assert f"cannot serve metrics on 127.0.0.1:{port}" in worker.output()

@@ -24,6 +24,8 @@ CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("ui_browser"),
+    # A browser on a loaded 2-core machine is slow; this only guards against a hang.
+    pytest.mark.timeout(240),
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason="Debian's chromium is not installed (/usr/bin/chromium); .ci/run installs it",
@@ -60,6 +62,25 @@ LIVE_DEFINITION: dict[str, Any] = {
             "type": "transform",
             "depends_on": ["greet"],
             "config": {"value": "{{ inputs.times * 2 }}"},
+        },
+    ],
+}
+EDITABLE: dict[str, Any] = {
+    "name": "Editable report",
+    "description": "Fetch a number, then report it",
+    "steps": [
+        {"id": "source", "type": "transform", "config": {"value": 41}},
+        {
+            "id": "check",
+            "type": "condition",
+            "depends_on": ["source"],
+            "config": {"expression": "steps.source.output > 40", "then": ["report"], "else": []},
+        },
+        {
+            "id": "report",
+            "type": "transform",
+            "depends_on": ["source", "check"],
+            "config": {"value": "{{ steps.source.output + 1 }}"},
         },
     ],
 }
@@ -195,9 +216,11 @@ def test_a_run_started_from_the_form_completes_live(
     assert page.evaluate("window.__notReloaded") is True
     assert page.locator("#timeline li", has_text="run_completed").count() >= 1
     page.screenshot(path=shots / "run-completed.png", full_page=True)
-    page.goto("/ui/runs")
+    page.goto(f"/ui/runs?workflow_id={wf_id}")
+    assert "completed" in page.locator("tr[data-run-id]").first.inner_text()
     page.screenshot(path=shots / "runs.png")
     page.goto(f"/ui/workflows/{wf_id}/analytics")
+    assert page.locator(".kpi", has_text="runs").first.locator("b").inner_text() == "1"
     page.screenshot(path=shots / "analytics.png")
 
 
@@ -254,18 +277,25 @@ def test_versions_diff_and_rollback(page: Any, shots: Path, ui_server: tuple[Ser
     page.screenshot(path=shots / "workflows.png")
 
 
-def test_definition_tab_flags_a_broken_dependency_while_typing(page: Any, shots: Path) -> None:
-    page.goto("/ui/workflows?q=Threshold")
-    page.click("text=Threshold router")
+def test_definition_tab_flags_a_broken_dependency_while_typing(
+    page: Any, shots: Path, ui_server: tuple[Server, str]
+) -> None:
+    with _api(ui_server) as api:
+        created = api.post("/api/workflows", json={"definition": EDITABLE})
+        assert created.status_code == 201, created.text
+        wf_id = created.json()["id"]
+    page.goto(f"/ui/workflows/{wf_id}")
     page.click("nav.tabs >> text=Definition")
     assert page.locator(".validation[data-valid=true]").count() == 1
     editor = page.locator("#definition")
     text = editor.input_value()
-    assert "- check" in text  # a step depending on the condition step
-    editor.fill(text.replace("- check", "- chek", 1))
-    error = page.locator("[data-error-step]", has_text="chek")
+    assert "- source" in text
+    editor.fill(text.replace("- source", "- sorce", 1))
+    error = page.locator("[data-error-step=check]", has_text="sorce")
     error.wait_for()
-    assert "chek" in error.inner_text()
+    assert (
+        page.locator("svg.dag g.node[data-step-id=check]").get_attribute("data-status") == "invalid"
+    )
     page.screenshot(path=shots / "definition-error.png", full_page=True)
 
 

@@ -211,7 +211,8 @@ async def test_health_and_metrics_are_never_limited(client_from: ClientFor) -> N
         for _ in range(PER_MINUTE * 2):
             assert (await c.get("/healthz")).status_code == 200
         assert (await c.get("/readyz")).status_code == 200
-        assert (await c.get("/metrics")).status_code == 200
+        # Not limited (no 429): closed to a non-loopback client without FLOWDECK_METRICS_TOKEN.
+        assert (await c.get("/metrics")).status_code == 403
 
 
 async def test_a_keys_open_streams_are_capped_and_a_closed_one_frees_its_slot(

@@ -103,7 +103,9 @@ def serve(
 
         worker = WorkerProcess(settings)
         worker.start()
-        settings = settings.model_copy(update={"run_worker": False})
+        # The worker's runs and steps are counted in its process: /metrics adds them in.
+        update = {"run_worker": False, "worker_metrics_url": worker.metrics_url}
+        settings = settings.model_copy(update=update)
         keep_signals_for_the_drain()
     api = create_app(settings)
     # What is loaded by now (modules, the app) lives as long as the process: kept out of the

@@ -56,10 +56,19 @@ def run_worker(settings: Settings, console: Console) -> None:
         from prometheus_client import start_http_server
 
         # Binds FLOWDECK_HOST (127.0.0.1 unless told otherwise), like `flowdeck serve`.
-        start_http_server(settings.metrics_port, addr=settings.host)
-        status_line(
-            settings,
-            console,
-            f"Worker metrics on http://{settings.host}:{settings.metrics_port}/metrics",
-        )
+        try:
+            start_http_server(settings.metrics_port, addr=settings.host)
+        except OSError as exc:  # steps matter more than metrics: run without them
+            logging.getLogger("flowdeck.cli").error(
+                "cannot serve metrics on %s:%s (%s); running without",
+                settings.host,
+                settings.metrics_port,
+                exc.strerror,
+            )
+        else:
+            status_line(
+                settings,
+                console,
+                f"Worker metrics on http://{settings.host}:{settings.metrics_port}/metrics",
+            )
     asyncio.run(_serve(settings, console))

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -46,6 +48,13 @@ def worker_command(settings: Settings) -> list[str]:
     ]
 
 
+def free_loopback_port() -> int:
+    """A TCP port on 127.0.0.1 that is free now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def keep_signals_for_the_drain() -> None:
     """Let SIGTERM/SIGINT end the server without ending this process at once.
 
@@ -60,8 +69,12 @@ def keep_signals_for_the_drain() -> None:
 class WorkerProcess:
     """Starts, watches and stops the server's worker process."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, metrics_port: int | None = None) -> None:
         self.settings = settings
+        # Where the child serves its metrics, on loopback, for the server's /metrics to add in
+        # (an operator's FLOWDECK_METRICS_PORT keeps FLOWDECK_HOST, as `flowdeck worker` does).
+        self.metrics_port = metrics_port or settings.metrics_port or free_loopback_port()
+        self.metrics_host = settings.host if settings.metrics_port else "127.0.0.1"
         self._proc: subprocess.Popen[bytes] | None = None
         self._stopping = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -74,7 +87,15 @@ class WorkerProcess:
 
     def _spawn(self) -> None:
         preexec = _die_with_parent if sys.platform == "linux" else None
-        self._proc = subprocess.Popen(worker_command(self.settings), preexec_fn=preexec)
+        command = [*worker_command(self.settings), "--metrics-port", str(self.metrics_port)]
+        env = {**os.environ, "FLOWDECK_HOST": self.metrics_host}
+        self._proc = subprocess.Popen(command, preexec_fn=preexec, env=env)
+
+    @property
+    def metrics_url(self) -> str:
+        """Where the server reads the worker's metrics."""
+        host = "127.0.0.1" if self.metrics_host in ("0.0.0.0", "::", "") else self.metrics_host
+        return f"http://{host}:{self.metrics_port}/metrics"
 
     def _watch(self) -> None:
         backoff = 1.0

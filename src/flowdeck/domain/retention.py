@@ -7,6 +7,10 @@ from dataclasses import dataclass
 # The step type of the `step_rollups` rows that keep purged runs' per-day counts (a real step
 # type never starts with `$`).
 PURGED_RUNS = "$purged_runs"
+# And of the rows that keep their durations: step id = a duration in microseconds, runs = how
+# many completed runs of that day took exactly that long (duration percentiles stay exact).
+PURGED_DURATIONS = "$purged_durations"
+ROLLUP_ONLY = (PURGED_RUNS, PURGED_DURATIONS)
 
 
 @dataclass(frozen=True)

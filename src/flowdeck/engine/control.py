@@ -22,9 +22,10 @@ async def cancel(t: Txn, run: Run, reason: str) -> None:
     if not await t.tx.move_run(run.id, R.CANCELLED, completed_at=t.now()):
         raise Conflict(f"Run '{run.id}' is {run.status}; only an active run can be cancelled")
     steps = await t.tx.active_steps_of_run(run.id)
-    await t.tx.move_steps([s.id for s in steps], S.CANCELLED, t.now(), error=reason)
+    moved = set(await t.tx.move_steps([s.id for s in steps], S.CANCELLED, t.now(), error=reason))
     for step in steps:
-        t.step_ended(step.step_type, S.CANCELLED, step.started_at)
+        if step.id in moved:
+            t.step_ended(step.step_type, S.CANCELLED, step.started_at)
     t.finished(run.id)
     t.run_ended(run, R.CANCELLED)
     t.fx.cancelled_runs.add(run.id)

@@ -108,6 +108,9 @@ def observe_claims(steps: Iterable[StepRun], now: datetime) -> None:
             CLAIM_LATENCY.observe(max(0.0, (now - step.available_at).total_seconds()))
 
 
+_ENDED: dict[tuple[str, str], tuple[Any, Any]] = {}
+
+
 def observe_ended(fx: Effects) -> None:
     """Count the runs and step runs a committed transaction ended."""
     for run in fx.ended_runs:
@@ -116,6 +119,10 @@ def observe_ended(fx: Effects) -> None:
             seconds = (run.completed_at - run.started_at).total_seconds()
             RUN_DURATION.labels(run.status).observe(max(0.0, seconds))
     for step in fx.ended_steps:
-        STEPS_FINISHED.labels(step.step_type, step.status).inc()
+        key = (step.step_type, step.status)
+        children = _ENDED.get(key)
+        if children is None:  # looked up once per pair, as in `observe_step`
+            children = _ENDED[key] = (STEPS_FINISHED.labels(*key), STEP_RUN_DURATION.labels(*key))
+        children[0].inc()
         if step.seconds is not None:
-            STEP_RUN_DURATION.labels(step.step_type, step.status).observe(step.seconds)
+            children[1].observe(step.seconds)

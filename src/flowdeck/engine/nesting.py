@@ -82,9 +82,10 @@ async def iteration_ended(t: Txn, item: IterationEnded) -> None:
         # the child runs of waiting `workflow` iterations are cancelled with them.
         siblings = await t.tx.current_steps(run.id, parent_step_id=parent.step_id)
         active = [s for s in siblings if s.status in _UNFINISHED]
-        await t.tx.move_steps([s.id for s in active], S.CANCELLED, t.now())
+        moved = set(await t.tx.move_steps([s.id for s in active], S.CANCELLED, t.now()))
         for s in active:
-            t.step_ended(s.step_type, S.CANCELLED, s.started_at)
+            if s.id in moved:
+                t.step_ended(s.step_type, S.CANCELLED, s.started_at)
         cancel_child_runs(t, active, "loop stopped after a failed iteration")
         why = f"Iteration {child.item_index} failed: {item.error or child.error or item.status}"
         _settle_parent(t, run, parent, StepFailed(why, retryable=False))

@@ -112,6 +112,7 @@ class Services:
                 clock,
                 token=settings.metrics_token,
                 live_within_seconds=settings.lease_seconds,
+                worker_metrics_url=settings.worker_metrics_url,
             ),
         )
 

@@ -17,6 +17,7 @@ from flowdeck.domain.clock import Clock
 from flowdeck.domain.cluster import ClusterSnapshot, WorkerRecord
 from flowdeck.domain.states import RUN_ACTIVE, RUN_TERMINAL, StepStatus
 from flowdeck.errors import Forbidden, Unauthorized
+from flowdeck.services.metrics_merge import add_peer, fetch_peer
 from flowdeck.services.ports import StorePort
 
 ACTIVE_RUN_STATUSES = sorted(str(s) for s in RUN_ACTIVE)
@@ -46,10 +47,13 @@ class MetricsService:
         *,
         token: str | None = None,
         live_within_seconds: float = 15.0,
+        worker_metrics_url: str | None = None,
     ) -> None:
         self.store = store
         self.clock = clock
         self.token = token
+        # `flowdeck serve`'s worker process: its counters are added to this process's.
+        self.worker_metrics_url = worker_metrics_url
         self.live_within = timedelta(seconds=live_within_seconds)
 
     def check_access(self, presented: str | None, client_host: str | None) -> None:
@@ -74,7 +78,12 @@ class MetricsService:
             workers = await tx.list_workers()
         cluster = CollectorRegistry(auto_describe=False)
         cluster.register(_ClusterCollector(snapshot, workers, now, self.live_within))
-        return generate_latest(REGISTRY) + generate_latest(cluster)
+        own = generate_latest(REGISTRY)
+        if self.worker_metrics_url is not None:
+            peer = await fetch_peer(self.worker_metrics_url)
+            if peer is not None:
+                own = add_peer(own, peer)
+        return own + generate_latest(cluster)
 
 
 class _ClusterCollector(Collector):

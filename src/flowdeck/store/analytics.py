@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,7 +17,14 @@ from flowdeck.domain.analytics import (
     interpolate,
     percentile_rank,
 )
-from flowdeck.domain.retention import PURGED_RUNS
+from flowdeck.domain.retention import PURGED_RUNS, ROLLUP_ONLY
+from flowdeck.store.analytics_sql import (
+    Sql,
+    count_of,
+    has_purged_durations,
+    purged_durations,
+    step_rollup_select,
+)
 from flowdeck.store.queries import Queries
 from flowdeck.store.tables import (
     runs,
@@ -45,110 +52,6 @@ _ROLLED = (
 )
 
 
-class _Sql:
-    """The expressions that differ between SQLite and PostgreSQL, in one place."""
-
-    def __init__(self, dialect: str) -> None:
-        self.postgres = dialect == "postgresql"
-
-    def seconds(self, start: sa.ColumnElement[Any], end: sa.ColumnElement[Any]) -> Any:
-        """Seconds from `start` to `end` as a float."""
-        if self.postgres:
-            return sa.extract("epoch", end - start)
-        # SQLite stores UTC text; julianday() reads it as fractional days.
-        return (sa.func.julianday(end) - sa.func.julianday(start)) * 86400.0
-
-    def sortable_duration(self, start: sa.ColumnElement[Any], end: sa.ColumnElement[Any]) -> Any:
-        """An expression that sorts like the duration and `to_seconds` turns into seconds."""
-        if self.postgres:
-            return end - start  # an interval: sorting it needs no per-row conversion
-        return sa.func.julianday(end) - sa.func.julianday(start)
-
-    def to_seconds(self, value: Any) -> float:
-        """Seconds from a value of `sortable_duration`."""
-        if isinstance(value, timedelta):
-            return value.total_seconds()
-        return float(value) * (1.0 if self.postgres else 86400.0)
-
-    def day_text(self, column: sa.ColumnElement[Any]) -> Any:
-        """The UTC calendar day of a timestamp as 'YYYY-MM-DD' text on both dialects."""
-        if self.postgres:
-            # Literal constants, so the expression in SELECT and GROUP BY is the same text.
-            return sa.func.to_char(
-                sa.func.timezone(sa.literal_column("'UTC'"), column),
-                sa.literal_column("'YYYY-MM-DD'"),
-            )
-        return sa.func.substr(column, sa.literal_column("1"), sa.literal_column("10"))
-
-    def day(self, column: sa.ColumnElement[Any]) -> Any:
-        """The UTC calendar day of a timestamp (cheap: grouping by it comes first)."""
-        if self.postgres:
-            return sa.cast(sa.func.timezone("UTC", column), sa.Date)
-        # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS.ffffff' text.
-        return sa.func.substr(column, 1, 10)
-
-    def period(self, day: Any, granularity: Granularity) -> Any:
-        """The first day (YYYY-MM-DD) of the period holding a `day` value."""
-        if self.postgres:
-            if granularity == "daily":
-                return sa.func.to_char(day, "YYYY-MM-DD")
-            unit = "week" if granularity == "weekly" else "month"
-            start = sa.func.date_trunc(unit, sa.cast(day, sa.DateTime()))
-            return sa.func.to_char(start, "YYYY-MM-DD")
-        if granularity == "weekly":
-            # The next Sunday (or the day itself), then back to that week's Monday.
-            return sa.func.date(day, "weekday 0", "-6 days")
-        if granularity == "monthly":
-            return sa.func.strftime("%Y-%m-01", day)
-        return day
-
-    def percentile(self, fraction: float, value: Any) -> Any:
-        """percentile_cont aggregate (PostgreSQL only)."""
-        return sa.func.percentile_cont(fraction).within_group(value)
-
-
-def day_text(dialect: str, column: sa.ColumnElement[Any]) -> Any:
-    """The UTC calendar day of a timestamp as 'YYYY-MM-DD' text (the rollups' `day`)."""
-    return _Sql(dialect).day_text(column)
-
-
-def _count(cond: sa.ColumnElement[bool] | None = None) -> Any:
-    return sa.func.count() if cond is None else sa.func.count().filter(cond)
-
-
-def step_rollup_select(dialect: str, where: sa.ColumnElement[bool], sign: int) -> Any:
-    """The `step_rollups` rows (times `sign`) of the step runs of the runs matching `where`."""
-    sql = _Sql(dialect)
-    owner = sa.func.coalesce(_S.parent_step_id, _S.step_id)
-    top = sa.and_(_S.parent_step_id.is_(None), _S.is_current.is_(True))
-    timed = sa.and_(
-        top, _S.status == "completed", _S.started_at.is_not(None), _S.completed_at.is_not(None)
-    )
-    return (
-        sa.select(
-            _R.workflow_id,
-            sql.day_text(_R.created_at),
-            owner,
-            _S.step_type,
-            sign * _count(top),
-            sign * _count(_S.parent_step_id.is_(None)),
-            sign * _count(sa.and_(top, _S.status == "completed")),
-            sign * _count(sa.and_(top, _S.status == "failed")),
-            sign * _count(sa.and_(top, _S.status == "skipped")),
-            sign
-            * sa.func.coalesce(
-                sa.func.sum(sql.seconds(_S.started_at, _S.completed_at)).filter(timed), 0.0
-            ),
-            sign * _count(timed),
-            sign * sa.func.coalesce(sa.func.sum(_S.cost), 0.0),
-            sign * _count(),
-        )
-        .select_from(step_runs.join(runs, _R.id == _S.run_id))
-        .where(where)
-        .group_by(_R.workflow_id, sql.day_text(_R.created_at), owner, _S.step_type)
-    )
-
-
 def _merge(totals: dict[tuple[str, str], list[float]], key: tuple[str, str], values: Any) -> None:
     """Add one row of rollup columns to the running totals of a (step, type)."""
     found = totals.setdefault(key, [0.0] * 9)
@@ -164,8 +67,8 @@ class AnalyticsQueries(Queries):
     """A workflow's run analytics and the objects related to it."""
 
     @property
-    def _sql(self) -> _Sql:
-        return _Sql(self.dialect)
+    def _sql(self) -> Sql:
+        return Sql(self.dialect)
 
     def _window(self, workflow_id: str, since: datetime) -> list[sa.ColumnElement[bool]]:
         # Served by ix_runs_workflow_id_created_at.
@@ -185,18 +88,17 @@ class AnalyticsQueries(Queries):
         per_day: Any = (
             sa.select(
                 sql.day(_R.created_at).label("day"),
-                _count().label("total"),
-                _count(_R.status == "completed").label("completed"),
-                _count(_R.status == "failed").label("failed"),
-                _count(_R.status == "cancelled").label("cancelled"),
+                count_of().label("total"),
+                count_of(_R.status == "completed").label("completed"),
+                count_of(_R.status == "failed").label("failed"),
+                count_of(_R.status == "cancelled").label("cancelled"),
                 sa.func.sum(_R.cost).label("cost"),
-                _count(self._timed()).label("timed"),
+                count_of(self._timed()).label("timed"),
             )
             .where(*self._window(workflow_id, since))
             .group_by(sa.literal_column("day"))
         )
-        # Runs purged by retention count where they were (store/retention.py); their
-        # durations are gone, so they are not `timed`.
+        # Runs purged by retention count where they were (store/retention.py).
         r = step_rollups.c
         purged = sa.select(
             sa.cast(r.day, sa.Date) if sql.postgres else r.day,
@@ -205,7 +107,7 @@ class AnalyticsQueries(Queries):
             r.failed,
             r.skipped,
             r.cost,
-            sa.literal(0),
+            r.duration_n,
         ).where(
             r.workflow_id == workflow_id,
             r.step_type == PURGED_RUNS,
@@ -247,8 +149,12 @@ class AnalyticsQueries(Queries):
         if count == 0:
             return [None for _ in fractions]
         sql = self._sql
-        duration = sql.sortable_duration(_R.started_at, _R.completed_at)
         conds = [*self._window(workflow_id, since), self._timed()]
+        if (await self.conn.execute(has_purged_durations(workflow_id, since))).scalar():
+            live = sa.select(sql.seconds(_R.started_at, _R.completed_at).label("d")).where(*conds)
+            both = sa.union_all(live, purged_durations(workflow_id, since)).subquery()
+            return await self._percentiles_of(both.c.d, fractions, count)
+        duration = sql.sortable_duration(_R.started_at, _R.completed_at)
         if sql.postgres:
             row = (
                 await self.conn.execute(
@@ -282,6 +188,29 @@ class AnalyticsQueries(Queries):
             )
         return out
 
+    async def _percentiles_of(
+        self, d: sa.ColumnElement[Any], fractions: Sequence[float], count: int
+    ) -> list[float | None]:
+        """Percentiles of a column of seconds (the kept runs and the purged ones together)."""
+        if self._sql.postgres:
+            row = (
+                await self.conn.execute(
+                    sa.select(*(self._sql.percentile(f, sa.cast(d, sa.Float)) for f in fractions))
+                )
+            ).one()
+            return [None if v is None else float(v) for v in row]
+        out: list[float | None] = []
+        for fraction in fractions:
+            lower, weight = percentile_rank(fraction, count)
+            query = sa.select(d).order_by(d).limit(2 if weight else 1).offset(lower)
+            values = [float(v) for v in (await self.conn.execute(query)).scalars()]
+            out.append(
+                interpolate(values[0], values[1] if len(values) > 1 else None, weight)
+                if values
+                else None
+            )
+        return out
+
     async def analytics_step_aggregates(
         self, workflow_id: str, since: datetime
     ) -> list[StepAggregate]:
@@ -303,7 +232,7 @@ class AnalyticsQueries(Queries):
             .where(
                 r.workflow_id == workflow_id,
                 r.day >= since.strftime("%Y-%m-%d"),
-                r.step_type != PURGED_RUNS,
+                r.step_type.not_in(ROLLUP_ONLY),
             )
             .group_by(r.step_id, r.step_type)
         )

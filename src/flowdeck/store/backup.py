@@ -179,7 +179,9 @@ def _unpack(tar: tarfile.TarFile, data_dir: Path) -> BackupReport:
             continue
         extracted = tar.extractfile(member)
         assert extracted is not None
-        create_private_file(data_dir / member.name, extracted.read())
+        create_private_file(data_dir / member.name, b"")  # 0600 before any byte is in it
+        with (data_dir / member.name).open("wb") as fh:
+            shutil.copyfileobj(extracted, fh, 1024 * 1024)  # a database may be large
         report.members.append(member.name)
     return report
 

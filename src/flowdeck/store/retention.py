@@ -2,9 +2,9 @@
 
 A purged run's step statistics and its place in the finished-run totals were rolled up when it
 ended, and stay. What analytics read from the runs themselves (runs per day by status, and their
-cost) is kept in `step_rollups` rows of their own, step type `PURGED_RUNS` and no step id, added
-as the runs go, so the Analytics tab counts the same runs before and after. Only duration
-percentiles, which need every duration, come from the runs still kept.
+cost) is kept in `step_rollups` rows of their own, step type `PURGED_RUNS` and no step id, and
+their durations (to the microsecond) in `PURGED_DURATIONS` rows, added as the runs go, so the
+Analytics tab answers the same before and after.
 
 One server purges at a time (PostgreSQL's advisory lock, as the webhook purge does; a SQLite write
 transaction excludes the others anyway), and rows are locked with SKIP LOCKED: a run that a resume
@@ -14,12 +14,13 @@ is touching right now is left for the next sweep, and the purge never waits on t
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
-from flowdeck.domain.retention import PURGED_RUNS, PurgeCounts
+from flowdeck.domain.retention import PURGED_DURATIONS, PURGED_RUNS, PurgeCounts
 from flowdeck.domain.states import RUN_TERMINAL
-from flowdeck.store.analytics import day_text
+from flowdeck.store.analytics_sql import day_text, seconds_between
 from flowdeck.store.dialect import try_claim, upsert
 from flowdeck.store.queries import Queries
 from flowdeck.store.tables import run_events, runs, step_rollups, step_runs
@@ -81,10 +82,13 @@ class RetentionQueries(Queries):
         )
 
     async def _keep_run_counts(self, ids: list[str]) -> None:
-        """Add the runs' per-day counts by status and their cost to the PURGED_RUNS rows."""
+        """Add the runs' per-day counts by status, cost and durations to the rollup-only rows."""
         day = day_text(self.dialect, _R.created_at)
         n = sa.func.count()
-        select = (
+        timed = sa.and_(
+            _R.status == "completed", _R.started_at.is_not(None), _R.completed_at.is_not(None)
+        )
+        counts = (
             sa.select(
                 _R.workflow_id,
                 day,
@@ -96,7 +100,7 @@ class RetentionQueries(Queries):
                 n.filter(_R.status == "failed"),
                 n.filter(_R.status == "cancelled"),  # in the `skipped` column
                 sa.literal(0.0),  # duration_sum
-                sa.literal(0),  # duration_n
+                n.filter(timed),  # duration_n: how many have a duration
                 sa.func.coalesce(sa.func.sum(_R.cost), 0.0),
                 sa.literal(0),  # step_runs
             )
@@ -104,6 +108,32 @@ class RetentionQueries(Queries):
             .group_by(_R.workflow_id, day)
             .order_by(_R.workflow_id, day)
         )
+        await self._add_rollup_rows(counts)
+        micros = sa.cast(
+            sa.func.round(seconds_between(self.dialect, _R.started_at, _R.completed_at) * 1e6),
+            sa.BigInteger,
+        )
+        as_text = sa.cast(micros, sa.String)
+        durations = (
+            sa.select(
+                _R.workflow_id,
+                day,
+                as_text,
+                sa.literal(PURGED_DURATIONS),
+                n,
+                *(sa.literal(0) for _ in range(4)),  # attempts, completed, failed, skipped
+                sa.literal(0.0),
+                sa.literal(0),
+                sa.literal(0.0),
+                sa.literal(0),
+            )
+            .where(_R.id.in_(ids), timed)
+            .group_by(_R.workflow_id, day, as_text)
+            .order_by(_R.workflow_id, day, as_text)
+        )
+        await self._add_rollup_rows(durations)
+
+    async def _add_rollup_rows(self, select: sa.Select[Any]) -> None:
         insert = upsert(self.dialect, step_rollups)
         keys = ("workflow_id", "day", "step_id", "step_type")
         columns = [c.name for c in step_rollups.c]

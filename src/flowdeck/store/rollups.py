@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from flowdeck.domain.retention import PURGED_RUNS
+from flowdeck.domain.retention import PURGED_RUNS, ROLLUP_ONLY
 from flowdeck.domain.states import RUN_TERMINAL
-from flowdeck.store.analytics import step_rollup_select
+from flowdeck.store.analytics_sql import step_rollup_select
 from flowdeck.store.dialect import upsert
 from flowdeck.store.queries import Queries, prepared
 from flowdeck.store.tables import run_totals, runs, step_rollups, step_runs
@@ -92,7 +92,9 @@ class RollupQueries(Queries):
         runs retention purged)."""
         r = step_rollups.c
         await self.conn.execute(
-            step_rollups.delete().where(r.workflow_id == workflow_id, r.step_type != PURGED_RUNS)
+            step_rollups.delete().where(
+                r.workflow_id == workflow_id, r.step_type.not_in(ROLLUP_ONLY)
+            )
         )
         await self.conn.execute(run_totals.delete().where(run_totals.c.workflow_id == workflow_id))
         finished = sa.and_(_R.workflow_id == workflow_id, _R.status.in_(_FINISHED))
