@@ -119,7 +119,11 @@ def serve(
             api,
             settings,
             logging_config(settings.log_format, settings.log_level),
-            lambda: status_line(settings, err, f"Flowdeck listening on {url}"),
+            lambda: status_line(
+                settings,
+                err,
+                f"Flowdeck listening on {url} (web UI: {url}/ui/, API docs: {url}/docs)",
+            ),
         )
     finally:
         sock.close()
