@@ -105,6 +105,8 @@ BODY_IDS = frozenset(
         "fork_workflow",
         "list_approvals",
         "list_schedules",
+        "list_workflows",  # `project`: a project by id or name
+        "create_workflow",  # `project_id`
         # Seed 002 names its workflow by `id` in the query or `workflowId` in the body.
         "v1_get_workflow",
         "v1_workflow_runs",
