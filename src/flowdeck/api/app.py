@@ -125,11 +125,26 @@ def create_app(
     return app
 
 
+# The seed-compatible routes are named by their function after their API's prefix
+# (`seed000_create_workflow`, `v1_list_workflows`, `v2_get_workflow`): their functions share
+# names with Flowdeck's own and with each other's.
+COMPAT_PREFIXES = {
+    management.__name__: "seed000_",
+    workflows_v1.__name__: "v1_",
+    runs_v1.__name__: "v1_",
+    workspaces_v2.__name__: "v2_",
+}
+
+
 def operation_id(route: APIRoute) -> str:
-    """Flowdeck's own routes are named by their function (`get_run`): short, stable ids for
-    generated clients. Other routes keep FastAPI's longer, collision-free default."""
-    if route.endpoint.__module__.startswith("flowdeck.api.routes."):
+    """Flowdeck's own routes are named by their function (`get_run`), the seed-compatible ones
+    by their function after their API's prefix: short, stable ids for generated clients.
+    Other routes keep FastAPI's longer, collision-free default."""
+    module = route.endpoint.__module__
+    if module.startswith("flowdeck.api.routes."):
         return route.name
+    if module in COMPAT_PREFIXES:
+        return COMPAT_PREFIXES[module] + route.name
     return generate_unique_id(route)
 
 

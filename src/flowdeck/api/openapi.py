@@ -1,11 +1,13 @@
 """The OpenAPI document: FastAPI's, plus every error a route can answer, as problem+json.
 
-What a route can answer is read from the route itself: a key dependency means 401/403/429, a
-path parameter 404, a body 400/413, and every route is checked for NUL bytes and bounds (422).
-The few statuses that depend on what a use case does (409, 412) are declared in CONFLICTS and
-PRECONDITIONS by operation id; a route may also declare its own in `responses=`, and those keep
-their descriptions. FastAPI's `HTTPValidationError` is replaced by `Problem`, which is what the
-server sends.
+What a route can answer is read from the route itself: a key dependency means 401/403/429 (seed
+000's too: `api_key` in the query or the body, optional on public reads), a path parameter 404,
+a body 400/413 (seed routes read theirs from the request: `request_fields`), and every route is
+checked for NUL bytes and bounds (422). The few statuses that depend on what a use case does
+(409, 412, a seed's 400 or 404 for an id outside the path) are declared in CONFLICTS,
+PRECONDITIONS, BAD_REQUESTS and BODY_IDS by operation id; a route may also declare its own in
+`responses=`, and those keep their descriptions. FastAPI's `HTTPValidationError` is replaced by
+`Problem`, which is what the server sends.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from flowdeck.api.compat.common import optional_principal, request_fields
 from flowdeck.api.deps import counted_principal
 from flowdeck.api.problems import PROBLEM_JSON
 from flowdeck.api.ratelimit import limit_by_address
@@ -72,11 +75,56 @@ CONFLICTS = frozenset(
         "create_key",
         "create_workspace",
         "bulk_delete_workflows",
+        # The seed-compatible APIs, on the same use cases.
+        "seed000_create_workflow",
+        "seed000_update_workflow",
+        "seed000_fork_workflow",
+        "seed000_delete_workflow",
+        "v1_create_workflow",
+        "v1_update_workflow",
+        "v1_revert_version",
+        "v1_duplicate_workflow",
+        "v1_delete_workflow",
+        "v1_restore_workflow",
+        "v1_permanently_delete_workflow",
+        "v1_rename_workflow",
+        "v1_start_run",
+        "v1_upload_file",
+        "v2_update_workflow",
+        "v2_delete_workflow",
+        "v2_archive_workflow",
+        "v2_unarchive_workflow",
+        "v2_clone_workflow",
     }
 )
 PRECONDITIONS = frozenset({"update_workflow"})
 # Operations that take an id in the body or a filter (not the path) which may name nothing.
-BODY_IDS = frozenset({"save_template", "fork_workflow", "list_approvals", "list_schedules"})
+BODY_IDS = frozenset(
+    {
+        "save_template",
+        "fork_workflow",
+        "list_approvals",
+        "list_schedules",
+        "list_workflows",  # `project`: a project by id or name
+        "create_workflow",  # `project_id`
+        # Seed 002 names its workflow by `id` in the query or `workflowId` in the body.
+        "v1_get_workflow",
+        "v1_workflow_runs",
+        "v1_workflow_analytics",
+        "v1_workflow_related",
+        "v1_workflow_versions",
+        "v1_update_workflow",
+        "v1_revert_version",
+        "v1_duplicate_workflow",
+        "v1_delete_workflow",
+        "v1_restore_workflow",
+        "v1_permanently_delete_workflow",
+        "v1_rename_workflow",
+        "v1_start_run",
+    }
+)
+# Operations that refuse a request by its values with 400 (not 422), beside a bad body.
+BAD_REQUESTS = frozenset({"v2_delete_workflow"})
 # Routes with a bearer token of their own (not an API key).
 OWN_TOKENS = frozenset({"get_metrics"})
 
@@ -90,7 +138,7 @@ def _calls(dependant: Dependant) -> Iterator[Any]:
 def error_statuses(route: Any, operation_id: str) -> set[int]:
     """Every error status `route` (an APIRoute as included in the app) can answer."""
     calls = set(_calls(route.dependant))
-    keyed = counted_principal in calls
+    keyed = counted_principal in calls or optional_principal in calls
     statuses = {422}
     if route.path not in ("/healthz",):
         statuses.add(503)
@@ -102,8 +150,12 @@ def error_statuses(route: Any, operation_id: str) -> set[int]:
         statuses.add(401)
     if route.dependant.path_params or operation_id in BODY_IDS:
         statuses.add(404)
-    if route.body_field is not None or "requestBody" in (route.openapi_extra or {}):
+    body = route.body_field is not None or "requestBody" in (route.openapi_extra or {})
+    reads_body = request_fields in calls and not route.methods <= {"GET", "HEAD"}
+    if body or reads_body:
         statuses |= {400, 413}
+    if operation_id in BAD_REQUESTS:
+        statuses.add(400)
     if operation_id in CONFLICTS:
         statuses.add(409)
     if operation_id in PRECONDITIONS:

@@ -25,6 +25,14 @@ from flowdeck.api.retry import RetryingRoute
 from flowdeck.domain.credentials import mask_credentials
 from flowdeck.domain.records import Workflow, WorkflowFilter
 from flowdeck.errors import InvalidInput
+from flowdeck.models.compat_000 import (
+    Seed000Deleted,
+    Seed000Saved,
+    Seed000Token,
+    Seed000VersionList,
+    Seed000WorkflowEnvelope,
+    Seed000WorkflowList,
+)
 from flowdeck.services.admin import RESERVED_WORKSPACE_SLUGS
 from flowdeck.services.auth import TOKEN_DEFAULT_SECONDS
 
@@ -79,7 +87,11 @@ def _config(definition: dict[str, Any]) -> str:
     return json.dumps({"specification": definition}, separators=(",", ":"))
 
 
-@router.get("/{workspace:workspace_slug}/workflows")
+@router.get(
+    "/{workspace:workspace_slug}/workflows",
+    response_model=Seed000WorkflowList,
+    response_model_exclude_unset=True,
+)
 async def list_workflows(
     workspace: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -89,7 +101,11 @@ async def list_workflows(
     return {"workflows": [_summary(w) for w in page.items], "status": "ok"}
 
 
-@router.get("/{workspace:workspace_slug}/workflows/{url}")
+@router.get(
+    "/{workspace:workspace_slug}/workflows/{url}",
+    response_model=Seed000WorkflowEnvelope,
+    response_model_exclude_unset=True,
+)
 async def get_workflow(
     workspace: str,
     url: str,
@@ -120,7 +136,11 @@ async def get_workflow(
     return {"workflow": body, "status": "ok"}
 
 
-@router.get("/{workspace:workspace_slug}/workflows/{url}/versions")
+@router.get(
+    "/{workspace:workspace_slug}/workflows/{url}/versions",
+    response_model=Seed000VersionList,
+    response_model_exclude_unset=True,
+)
 async def list_versions(
     workspace: str, url: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -142,7 +162,11 @@ async def list_versions(
     }
 
 
-@router.post("/{workspace:workspace_slug}/createWorkflow")
+@router.post(
+    "/{workspace:workspace_slug}/createWorkflow",
+    response_model=Seed000Saved,
+    response_model_exclude_unset=True,
+)
 async def create_workflow(
     workspace: str,
     fields: FieldsDep,
@@ -165,7 +189,11 @@ async def create_workflow(
     return {"workflows": {"id": wf.id, "url": wf.slug}, "status": "ok"}
 
 
-@router.post("/{workspace:workspace_slug}/updateWorkflow")
+@router.post(
+    "/{workspace:workspace_slug}/updateWorkflow",
+    response_model=Seed000Saved,
+    response_model_exclude_unset=True,
+)
 async def update_workflow(
     workspace: str,
     fields: FieldsDep,
@@ -195,7 +223,11 @@ async def update_workflow(
     return {"workflows": {"id": wf.id, "url": wf.slug}, "status": "ok"}
 
 
-@router.post("/{workspace:workspace_slug}/forkWorkflow")
+@router.post(
+    "/{workspace:workspace_slug}/forkWorkflow",
+    response_model=Seed000Saved,
+    response_model_exclude_unset=True,
+)
 async def fork_workflow(
     workspace: str,
     fields: FieldsDep,
@@ -215,7 +247,11 @@ async def fork_workflow(
     return {"workflows": {"id": wf.id, "url": wf.slug}, "status": "ok"}
 
 
-@router.post("/{workspace:workspace_slug}/workflowToken")
+@router.post(
+    "/{workspace:workspace_slug}/workflowToken",
+    response_model=Seed000Token,
+    response_model_exclude_unset=True,
+)
 async def workflow_token(
     workspace: str,
     fields: FieldsDep,
@@ -240,7 +276,11 @@ async def workflow_token(
     }
 
 
-@router.delete("/{workspace:workspace_slug}/workflows/{url}")
+@router.delete(
+    "/{workspace:workspace_slug}/workflows/{url}",
+    response_model=Seed000Deleted,
+    response_model_exclude_unset=True,
+)
 async def delete_workflow(
     workspace: str, url: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:

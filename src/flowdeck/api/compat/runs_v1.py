@@ -11,6 +11,11 @@ from flowdeck.api.compat.common import CompatDep, FieldsDep, iso_z
 from flowdeck.api.deps import PrincipalDep, ServicesDep, get_services
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.errors import InvalidInput
+from flowdeck.models.compat_002 import (
+    V1RunStarted,
+    V1Uploaded,
+    V1UploadUrl,
+)
 from flowdeck.services.container import Services
 from flowdeck.services.files import FileService
 
@@ -49,7 +54,7 @@ def _run_input(fields: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-@router.post("/runs/start")
+@router.post("/runs/start", response_model=V1RunStarted, response_model_exclude_unset=True)
 async def start_run(
     fields: FieldsDep,
     principal: PrincipalDep,
@@ -82,7 +87,7 @@ async def start_run(
     }
 
 
-@router.post("/files/upload-url")
+@router.post("/files/upload-url", response_model=V1UploadUrl, response_model_exclude_unset=True)
 async def upload_url(request: Request, principal: PrincipalDep, files: FilesDep) -> dict[str, Any]:
     """A URL to PUT one file's bytes to, and the `storageId` that names the file."""
     file, token = await files.announce(principal)
@@ -95,7 +100,12 @@ async def upload_url(request: Request, principal: PrincipalDep, files: FilesDep)
     }
 
 
-@upload_router.put("/files/upload/{storage_id}", name="upload_file")
+@upload_router.put(
+    "/files/upload/{storage_id}",
+    name="upload_file",
+    response_model=V1Uploaded,
+    response_model_exclude_unset=True,
+)
 async def upload_file(
     storage_id: str,
     request: Request,

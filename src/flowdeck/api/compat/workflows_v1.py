@@ -29,6 +29,17 @@ from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.domain.records import Workflow, WorkflowFilter
 from flowdeck.errors import Conflict, InvalidInput, NotFound
+from flowdeck.models.compat_002 import (
+    V1Analytics,
+    V1BulkDeleted,
+    V1PermanentlyDeleted,
+    V1Related,
+    V1RunList,
+    V1VersionList,
+    V1Workflow,
+    V1WorkflowChanged,
+    V1WorkflowList,
+)
 from flowdeck.services.auth import Principal
 from flowdeck.services.compat import CompatService
 from flowdeck.services.container import Services
@@ -85,7 +96,7 @@ async def _workflow(compat: CompatService, principal: Principal, ref: str) -> Wo
 # -- reads ------------------------------------------------------------------------------------
 
 
-@router.get("/workflows/list")
+@router.get("/workflows/list", response_model=V1WorkflowList, response_model_exclude_unset=True)
 async def list_workflows(
     principal: PrincipalDep,
     services: ServicesDep,
@@ -105,14 +116,14 @@ async def list_workflows(
     }
 
 
-@router.get("/workflows/get")
+@router.get("/workflows/get", response_model=V1Workflow, response_model_exclude_unset=True)
 async def get_workflow(id: str, principal: PrincipalDep, compat: CompatDep) -> dict[str, Any]:
     """The full workflow document (GET /api/workflows/{id})."""
     principal.require("workflows:read")
     return await _view(compat, await _workflow(compat, principal, id))
 
 
-@router.get("/workflows/runs")
+@router.get("/workflows/runs", response_model=V1RunList, response_model_exclude_unset=True)
 async def workflow_runs(
     id: str,
     principal: PrincipalDep,
@@ -154,7 +165,7 @@ async def workflow_runs(
     return {"runs": runs, "total": page.total, "nextCursor": page.next_cursor}
 
 
-@router.get("/workflows/analytics")
+@router.get("/workflows/analytics", response_model=V1Analytics, response_model_exclude_unset=True)
 async def workflow_analytics(
     id: str,
     principal: PrincipalDep,
@@ -170,7 +181,7 @@ async def workflow_analytics(
     return result
 
 
-@router.get("/workflows/related")
+@router.get("/workflows/related", response_model=V1Related, response_model_exclude_unset=True)
 async def workflow_related(
     id: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -186,7 +197,7 @@ async def workflow_related(
     return {**own, "personas": personas, "issues": [], "learningVersions": []}
 
 
-@router.get("/workflows/versions")
+@router.get("/workflows/versions", response_model=V1VersionList, response_model_exclude_unset=True)
 async def workflow_versions(
     id: str, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -223,7 +234,7 @@ def _doc_fields(fields: dict[str, Any], *, creating: bool) -> dict[str, Any]:
     return doc
 
 
-@router.post("/workflows/create")
+@router.post("/workflows/create", response_model=V1Workflow, response_model_exclude_unset=True)
 async def create_workflow(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -235,7 +246,7 @@ async def create_workflow(
     return await _save_doc(compat, principal, wf, doc)
 
 
-@router.post("/workflows/update")
+@router.post("/workflows/update", response_model=V1Workflow, response_model_exclude_unset=True)
 async def update_workflow(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -261,7 +272,9 @@ async def update_workflow(
     return await _save_doc(compat, principal, wf, doc)
 
 
-@router.post("/workflows/versions/revert")
+@router.post(
+    "/workflows/versions/revert", response_model=V1Workflow, response_model_exclude_unset=True
+)
 async def revert_version(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -276,7 +289,7 @@ async def revert_version(
     return await _save_doc(compat, principal, reverted, {**doc, "name": reverted.name})
 
 
-@router.post("/workflows/duplicate")
+@router.post("/workflows/duplicate", response_model=V1Workflow, response_model_exclude_unset=True)
 async def duplicate_workflow(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -303,7 +316,9 @@ async def duplicate_workflow(
     raise Conflict(f"Too many copies of '{wf.name}'")  # pragma: no cover - the loop returns
 
 
-@router.post("/workflows/delete")
+@router.post(
+    "/workflows/delete", response_model=V1WorkflowChanged, response_model_exclude_unset=True
+)
 async def delete_workflow(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -313,7 +328,9 @@ async def delete_workflow(
     return {"success": True, "workflow": await _view(compat, trashed)}
 
 
-@router.post("/workflows/restore")
+@router.post(
+    "/workflows/restore", response_model=V1WorkflowChanged, response_model_exclude_unset=True
+)
 async def restore_workflow(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -323,7 +340,11 @@ async def restore_workflow(
     return {"success": True, "workflow": await _view(compat, restored)}
 
 
-@router.post("/workflows/permanent-delete")
+@router.post(
+    "/workflows/permanent-delete",
+    response_model=V1PermanentlyDeleted,
+    response_model_exclude_unset=True,
+)
 async def permanently_delete_workflow(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -336,7 +357,7 @@ async def permanently_delete_workflow(
     return {"success": True, "workflowId": wf.id, "deletedRunCount": runs}
 
 
-@router.post("/workflows/rename")
+@router.post("/workflows/rename", response_model=V1Workflow, response_model_exclude_unset=True)
 async def rename_workflow(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -348,7 +369,9 @@ async def rename_workflow(
     return await _save_doc(compat, principal, renamed, doc)
 
 
-@router.post("/workflows/bulk-delete")
+@router.post(
+    "/workflows/bulk-delete", response_model=V1BulkDeleted, response_model_exclude_unset=True
+)
 async def bulk_delete(
     fields: FieldsDep, principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:

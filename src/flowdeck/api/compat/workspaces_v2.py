@@ -16,6 +16,13 @@ from flowdeck.api.retry import RetryingRoute
 from flowdeck.domain.compat import WorkflowRef
 from flowdeck.domain.records import Workflow, WorkflowFilter
 from flowdeck.errors import BadRequest, NotFound
+from flowdeck.models.compat_003 import (
+    V2DeletionPreview,
+    V2MyWorkspace,
+    V2Status,
+    V2Workflow,
+    V2WorkflowList,
+)
 from flowdeck.services.auth import Principal
 from flowdeck.services.compat import CompatService
 from flowdeck.services.container import Services
@@ -103,7 +110,7 @@ async def _respond(compat: CompatService, principal: Principal, wf: Workflow) ->
     return workflow_response(wf, ref, principal, await compat.key_numbers([ref]))
 
 
-@workspace_router.get("/api/v2/w")
+@workspace_router.get("/api/v2/w", response_model=V2MyWorkspace, response_model_exclude_unset=True)
 async def my_workspace(
     principal: PrincipalDep, services: ServicesDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -118,7 +125,7 @@ async def my_workspace(
     }
 
 
-@router.get("")
+@router.get("", response_model=V2WorkflowList, response_model_exclude_unset=True)
 async def list_workflows(
     workspace_uuid: str,
     principal: PrincipalDep,
@@ -142,7 +149,7 @@ async def list_workflows(
     }
 
 
-@router.get("/{workflow_id}")
+@router.get("/{workflow_id}", response_model=V2Workflow, response_model_exclude_unset=True)
 async def get_workflow(
     workspace_uuid: str, workflow_id: str, principal: PrincipalDep, compat: CompatDep
 ) -> dict[str, Any]:
@@ -189,7 +196,7 @@ async def _check_agent(services: Services, principal: Principal, agent_id: Any) 
             ) from None
 
 
-@router.put("/{workflow_id}")
+@router.put("/{workflow_id}", response_model=V2Workflow, response_model_exclude_unset=True)
 async def update_workflow(
     workspace_uuid: str,
     workflow_id: str,
@@ -216,7 +223,7 @@ async def update_workflow(
     return await _respond(compat, principal, wf)
 
 
-@router.delete("/{workflow_id}")
+@router.delete("/{workflow_id}", response_model=V2Status, response_model_exclude_unset=True)
 async def delete_workflow(
     workspace_uuid: str,
     workflow_id: str,
@@ -241,7 +248,11 @@ async def delete_workflow(
     return {"status": "success"}
 
 
-@router.get("/{workflow_id}/deletion-preview")
+@router.get(
+    "/{workflow_id}/deletion-preview",
+    response_model=V2DeletionPreview,
+    response_model_exclude_unset=True,
+)
 async def deletion_preview(
     workspace_uuid: str,
     workflow_id: str,
@@ -259,7 +270,7 @@ async def deletion_preview(
     return {"taskCount": len(tasks), "tasks": tasks, "hasAssignments": preview.run_count > 0}
 
 
-@router.post("/{workflow_id}/archive")
+@router.post("/{workflow_id}/archive", response_model=V2Status, response_model_exclude_unset=True)
 async def archive_workflow(
     workspace_uuid: str,
     workflow_id: str,
@@ -273,7 +284,7 @@ async def archive_workflow(
     return {"status": "success"}
 
 
-@router.post("/{workflow_id}/unarchive")
+@router.post("/{workflow_id}/unarchive", response_model=V2Status, response_model_exclude_unset=True)
 async def unarchive_workflow(
     workspace_uuid: str,
     workflow_id: str,
@@ -287,7 +298,7 @@ async def unarchive_workflow(
     return {"status": "success"}
 
 
-@router.post("/{workflow_id}/clone")
+@router.post("/{workflow_id}/clone", response_model=V2Workflow, response_model_exclude_unset=True)
 async def clone_workflow(
     workspace_uuid: str,
     workflow_id: str,
