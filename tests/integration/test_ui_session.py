@@ -41,6 +41,9 @@ async def test_login_sets_a_hardened_cookie_that_never_shows_the_key(api: Api) -
         page = await browser.get("/ui/runs")
         assert page.status_code == 200
         assert api.key not in page.text
+        again = await browser.get("/ui/login?next=/ui/approvals")
+        assert again.status_code == 303
+        assert again.headers["location"] == "/ui/approvals"
 
 
 async def test_a_wrong_key_or_a_missing_token_does_not_log_in(api: Api) -> None:

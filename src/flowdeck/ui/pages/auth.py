@@ -34,8 +34,16 @@ async def ui_root() -> Response:
 
 @router.get("/ui/login")
 async def login_form(request: Request, next: str | None = None) -> Response:
-    """The login page."""
-    session = sessions.read_session(request, services_of(request).box)
+    """The login page (or straight on, for a session whose key still works)."""
+    services = services_of(request)
+    session = sessions.read_session(request, services.box)
+    key = sessions.api_key(session, services.box)
+    if key is not None:
+        try:
+            await services.auth.authenticate(key)
+            return redirect(request, _safe_next(next))
+        except Unauthorized:
+            pass  # revoked since: log in again
     return render(request, "login.html", session=session, page=None, next=_safe_next(next))
 
 
