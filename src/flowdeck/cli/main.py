@@ -119,11 +119,7 @@ def serve(
             api,
             settings,
             logging_config(settings.log_format, settings.log_level),
-            lambda: status_line(
-                settings,
-                err,
-                f"Flowdeck listening on {url} (web UI: {url}/ui/, API docs: {url}/docs)",
-            ),
+            lambda: status_line(settings, err, f"Flowdeck listening on {url}"),
         )
     finally:
         sock.close()
