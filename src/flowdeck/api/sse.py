@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import anyio
-from sse_starlette import EventSourceResponse
+from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.background import BackgroundTask
+from starlette.requests import Request
+
+from flowdeck.api.ratelimit import rate_limits
+from flowdeck.services.auth import Principal
+from flowdeck.services.container import Services
 
 T = TypeVar("T")
 # How long a stream may take to end on its own once shutdown begins, before it is cut.
@@ -66,3 +72,26 @@ def event_stream(
         shutdown_event=shutdown,
         shutdown_grace_period=SHUTDOWN_GRACE_SECONDS,
     )
+
+
+def run_events_response(
+    request: Request, services: Services, principal: Principal, run_id: str, after: int
+) -> EventSourceResponse:
+    """A run's events after `after` as SSE, then followed live (the API's stream and the UI's):
+    one of the key's stream slots while open, ended cleanly on shutdown."""
+    follow = services.runs.follow(principal, run_id, after, gone=request.is_disconnected)
+    # At most FLOWDECK_MAX_STREAMS_PER_KEY open streams per key (429 past it). The slot is
+    # given back when the generator ends, and by the response's background task in case the
+    # generator never started or was dropped unfinished.
+    release = rate_limits(request).streams.acquire(principal.key_id)
+
+    async def events(shutdown: anyio.Event) -> AsyncIterator[ServerSentEvent]:
+        try:
+            async for event in until_set(follow, shutdown):  # ends cleanly on shutdown
+                yield ServerSentEvent(
+                    data=json.dumps(event.data), event=event.type, id=str(event.seq)
+                )
+        finally:
+            release()
+
+    return event_stream(events, ping=15, background=BackgroundTask(release))

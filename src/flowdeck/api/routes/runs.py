@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
-import anyio
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import JSONResponse
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.background import BackgroundTask
+from sse_starlette import EventSourceResponse
 
 from flowdeck.api.deps import PrincipalDep, ServicesDep
 from flowdeck.api.links import RUN_LINKS, SSE, SSE_SCHEMA, STREAM_DESCRIPTION, links
-from flowdeck.api.ratelimit import rate_limits
 from flowdeck.api.retry import RetryingRoute
 from flowdeck.api.schemas import (
     EventSeq,
@@ -26,7 +21,7 @@ from flowdeck.api.schemas import (
     RunStatusText,
     RunTriggerText,
 )
-from flowdeck.api.sse import event_stream, until_set
+from flowdeck.api.sse import run_events_response
 from flowdeck.models import (
     RunChanged,
     RunEnvelope,
@@ -163,22 +158,7 @@ async def stream_run(
     """Server-Sent Events: replay the log (after Last-Event-ID), then follow it live."""
     after = last_event_id or 0
     await services.runs.events(principal, run_id, after)  # 404 before the stream starts
-    follow = services.runs.follow(principal, run_id, after, gone=request.is_disconnected)
-    # At most FLOWDECK_MAX_STREAMS_PER_KEY open streams per key (429 past it). The slot is
-    # given back when the generator ends, and by the response's background task in case the
-    # generator never started or was dropped unfinished.
-    release = rate_limits(request).streams.acquire(principal.key_id)
-
-    async def events(shutdown: anyio.Event) -> AsyncIterator[ServerSentEvent]:
-        try:
-            async for event in until_set(follow, shutdown):  # ends cleanly on shutdown
-                yield ServerSentEvent(
-                    data=json.dumps(event.data), event=event.type, id=str(event.seq)
-                )
-        finally:
-            release()
-
-    return event_stream(events, ping=15, background=BackgroundTask(release))
+    return run_events_response(request, services, principal, run_id, after)
 
 
 # Runs across the workspace's workflows live at /api/runs, outside the /api/workflows prefix.

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from sse_starlette import EventSourceResponse, ServerSentEvent
-from starlette.background import BackgroundTask
 from starlette.responses import Response
 
-from flowdeck.api.ratelimit import rate_limits
+from flowdeck.api.sse import run_events_response
 from flowdeck.domain.records import WorkflowFilter
 from flowdeck.domain.states import RUN_TERMINAL
 from flowdeck.errors import InvalidInput
@@ -110,8 +106,11 @@ def _attempts(step_runs: list[dict[str, object]]) -> dict[str, int]:
 @router.get("/ui/runs/{run_id}")
 async def run_page(page: PageDep, run_id: str) -> Response:
     """The run: live graph, steps, timeline, controls."""
-    context = await _run_context(page, run_id)
+    # Events first, then the run: the stream starts after the last event read here, so
+    # whatever happens after this read (the run ending while the page renders) is replayed,
+    # never lost between a stale status and a later event list.
     _, events = await page.services.runs.events(page.principal, run_id, 0)
+    context = await _run_context(page, run_id)
     return page.render("run.html", events=events[-200:], **context)
 
 
@@ -134,19 +133,7 @@ async def run_stream(
     already shows), then follows."""
     after = max(last_event_id or 0, after)
     await page.services.runs.events(page.principal, run_id, after)  # 404 before streaming
-    follow = page.services.runs.follow(page.principal, run_id, after, gone=request.is_disconnected)
-    release = rate_limits(request).streams.acquire(page.principal.key_id)
-
-    async def events() -> AsyncIterator[ServerSentEvent]:
-        try:
-            async for event in follow:
-                yield ServerSentEvent(
-                    data=json.dumps(event.data), event=event.type, id=str(event.seq)
-                )
-        finally:
-            release()
-
-    return EventSourceResponse(events(), ping=15, background=BackgroundTask(release))
+    return run_events_response(request, page.services, page.principal, run_id, after)
 
 
 @router.post("/ui/runs/{run_id}/{action}")
