@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from flowdeck.api.compat.common import optional_principal, request_fields
 from flowdeck.api.deps import counted_principal
 from flowdeck.api.problems import PROBLEM_JSON
-from flowdeck.api.ratelimit import limit_by_address
+from flowdeck.api.ratelimit import EXEMPT_PATHS, limit_by_address
 from flowdeck.models import Problem
 
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -144,7 +144,9 @@ def error_statuses(route: Any, operation_id: str) -> set[int]:
         statuses.add(503)
     if keyed:
         statuses |= {401, 403, 429}
-    if limit_by_address in calls:
+    if limit_by_address in calls or route.path not in EXEMPT_PATHS:
+        # An address over its allowance of failed authentications gets 429 on any path
+        # (AuthFailureGuard), whether or not the route itself takes a key.
         statuses.add(429)
     if operation_id in OWN_TOKENS:
         statuses.add(401)
