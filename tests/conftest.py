@@ -105,3 +105,17 @@ async def store(database_url: str) -> AsyncIterator[object]:
         yield s
     finally:
         await s.close()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, run only the tests that use the test database: the others (local
+    `flowdeck run` on its throwaway SQLite store, pure checks) ran as they are on SQLite."""
+    if not os.environ.get(TEST_DB_ENV):
+        return
+    kept, dropped = [], []
+    for item in items:
+        uses_db = "database_template" in getattr(item, "fixturenames", ())
+        (kept if uses_db else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
