@@ -11,8 +11,8 @@ def is_alive(pid: int) -> bool:
     """Whether `pid` is a running process (a zombie awaiting its reaper counts as gone)."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return False
+    except (FileNotFoundError, ProcessLookupError):
+        return False  # gone before, or while, its stat was read (ESRCH mid-read)
     return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
 
 
